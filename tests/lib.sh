@@ -1,0 +1,116 @@
+# Shared helpers for the black-box tests. Source it; do not run it.
+#
+# A test script reports each check on its own line:
+#   PASS name | FAIL name: why | SKIP name: why
+# tests/run.sh counts those lines. A script that exits non-zero without
+# printing FAIL is counted as one failure too.
+
+set -u
+
+TESTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+TOP_DIR=$(cd "$TESTS_DIR/.." && pwd)
+KAP_BUILD=${KAP_BUILD:-$TOP_DIR/build}
+KAP_LIB=$KAP_BUILD/libkapreload.so
+KAP_BIN=$KAP_BUILD/tests          # compiled test helpers (tests/helpers/*.c)
+SCRIPTS_DIR=$TOP_DIR/scripts
+
+# What tests put in LD_PRELOAD. Under check-sanitize the library needs the
+# sanitizer runtime loaded first.
+KAP_PRELOAD=$KAP_LIB
+if [ "${KAP_SANITIZE:-0}" = 1 ]; then
+	KAP_PRELOAD="$(${CC:-gcc} -print-file-name=libasan.so) $KAP_LIB"
+	export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=0:exitcode=99}
+fi
+
+# Start every test from a known environment: no KAP_* or peer-shim
+# variables leak in from the caller, and no system config file is read.
+for v in $(env | sed -n 's/^\(KAP_[A-Z_]*\|KEEPIDLE\|KEEPINTVL\|KEEPCNT\|KEEPALIVE\|DD_[A-Z_]*\)=.*/\1/p'); do
+	case $v in KAP_BUILD|KAP_SANITIZE) ;; *) unset "$v" ;; esac
+done
+export KAP_CONFIG=
+
+T_FAILED=0
+t_pass() { echo "PASS $1"; }
+t_fail() { echo "FAIL $1: ${2:-}"; T_FAILED=$((T_FAILED + 1)); }
+t_skip() { echo "SKIP $1: ${2:-}"; }
+
+# t_check NAME CONDITION-COMMAND...: pass when the command succeeds.
+t_check() {
+	local name=$1
+	shift
+	if "$@"; then t_pass "$name"; else t_fail "$name" "command failed: $*"; fi
+}
+
+# t_eq NAME EXPECTED ACTUAL
+t_eq() {
+	if [ "$2" = "$3" ]; then t_pass "$1"; else t_fail "$1" "expected [$2], got [$3]"; fi
+}
+
+# t_contains NAME NEEDLE HAYSTACK
+t_contains() {
+	case $3 in *"$2"*) t_pass "$1" ;; *) t_fail "$1" "[$2] not in [$3]" ;; esac
+}
+
+# t_not_contains NAME NEEDLE HAYSTACK
+t_not_contains() {
+	case $3 in *"$2"*) t_fail "$1" "[$2] unexpectedly in [$3]" ;; *) t_pass "$1" ;; esac
+}
+
+is_root() { [ "$(id -u)" = 0 ]; }
+have() { command -v "$1" >/dev/null 2>&1; }
+
+# A per-script scratch directory, removed on exit.
+T_TMP=$(mktemp -d "${TMPDIR:-/tmp}/kaptest.XXXXXX")
+T_PIDS=()
+t_cleanup() {
+	local p
+	for p in "${T_PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	rm -rf "$T_TMP"
+}
+trap t_cleanup EXIT
+
+# A free TCP port on loopback (the kernel picks it).
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# wait_listen PORT [TRIES]: until something listens on PORT (0.1 s steps).
+wait_listen() {
+	local i
+	for ((i = 0; i < ${2:-50}; i++)); do
+		ss -Htln "sport = :$1" | grep -q . && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# ss_timer FILTER: the timer field of the first established socket that
+# matches the ss filter, e.g. "timer:(keepalive,4.9ms,0)" or "" when none.
+ss_timer() {
+	ss -Htnoe state established "$@" | grep -o 'timer:([^)]*)' | head -n 1
+}
+
+# ss_keepalive_secs FILTER: seconds until the next keepalive probe of the
+# first matching established socket, or "none" without a keepalive timer.
+# ss prints "4.996ms" for 4.996 s, "40sec" and "119min" for larger values.
+ss_keepalive_secs() {
+	local t
+	t=$(ss_timer "$@")
+	case $t in
+	"timer:(keepalive,"*)
+		t=${t#timer:(keepalive,}
+		t=${t%%,*}
+		case $t in
+		*min) echo $((${t%min} * 60)) ;;
+		*sec) echo "${t%sec}" ;;
+		*ms) echo "${t%ms}" | cut -d. -f1 ;;
+		*) echo 0 ;;
+		esac
+		;;
+	*) echo none ;;
+	esac
+}
+
+# Finish a test script: exit status says whether anything failed.
+t_done() { [ "$T_FAILED" -eq 0 ]; }
