@@ -51,7 +51,7 @@ $(B)/keepalive-check-helper: src/check_helper.c | $(B)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $<
 
 $(B)/tests/unit_%: tests/unit/test_%.c tests/unit/unit.h $(LIB_OBJS) | $(B)/tests
-	$(CC) $(ALL_CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(filter-out $(B)/obj/wrappers.o,$(LIB_OBJS)) -ldl
+	$(CC) $(ALL_CFLAGS) -Isrc $(LDFLAGS) -o $@ $< $(filter-out $(B)/obj/wrappers.o $(B)/obj/init.o,$(LIB_OBJS)) -ldl
 
 $(B)/tests/%.so: tests/helpers/%.c | $(B)/tests
 	$(CC) $(ALL_CFLAGS) -shared -fPIC $(LDFLAGS) -o $@ $<

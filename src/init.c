@@ -1,0 +1,273 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "init.h"
+#include "log.h"
+#include "policy.h"
+#include "real.h"
+
+#ifndef KAP_SYSCONFDIR
+#define KAP_SYSCONFDIR "/etc"
+#endif
+
+int kap_mode = KAP_MODE_UNINIT;
+static pid_t init_tid, init_pid;
+
+/* Static: start-up may run on a small thread stack, and nothing is freed. */
+static struct kap_config cfg;
+static char file_text[KAP_FILE_MAX + 1];
+
+/* Reads the whole file into file_text; returns its length or -1 (reported). */
+static ssize_t read_file(const char *path, int report_missing)
+{
+	struct stat st;
+	ssize_t len = 0, n;
+	int fd;
+
+	/* O_NONBLOCK: a FIFO named as the config must not hang the program. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		if (report_missing || errno != ENOENT)
+			kap_config_diag(&cfg, KAP_LOG_ERROR, "%s: cannot open: %s; no file used",
+					path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		kap_config_diag(&cfg, KAP_LOG_ERROR, "%s: not a regular file; no file used", path);
+		close(fd);
+		return -1;
+	}
+	while (len <= KAP_FILE_MAX &&
+	       (n = read(fd, file_text + len, sizeof(file_text) - (size_t)len)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			kap_config_diag(&cfg, KAP_LOG_ERROR, "%s: cannot read: %s; no file used",
+					path, strerror(errno));
+			close(fd);
+			return -1;
+		}
+		len += n;
+	}
+	close(fd);
+	if (len > KAP_FILE_MAX) {
+		kap_config_diag(&cfg, KAP_LOG_ERROR,
+				"%s: larger than %d bytes; no file used", path, KAP_FILE_MAX);
+		return -1;
+	}
+	return len;
+}
+
+/* KAP_CONFIG names the file; empty means none; unset means the default, silently if absent. */
+static void load_config(void)
+{
+	const char *env = secure_getenv("KAP_CONFIG");
+	const char *path = env ? env : KAP_SYSCONFDIR "/keepalive.conf";
+	ssize_t len;
+
+	kap_config_init(&cfg);
+	if (env && !*env)
+		return;
+	len = read_file(path, env != NULL);
+	if (len >= 0)
+		kap_config_parse_file(&cfg, file_text, (size_t)len, path);
+}
+
+static const char *env_lookup(const char *name)
+{
+	return secure_getenv(name);
+}
+
+static int read_sysctl(const char *path, int fallback)
+{
+	char buf[32];
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), v;
+
+	if (fd < 0)
+		return fallback;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return fallback;
+	buf[n] = '\0';
+	v = atoi(buf);
+	return v > 0 ? v : fallback;
+}
+
+static const char *base_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash ? slash + 1 : path;
+}
+
+/* Reads the base names of /proc/self/exe and of argv[0]. */
+static void program_names(char *exe, size_t exe_size, char *argv0, size_t argv0_size)
+{
+	char buf[KAP_PATH_MAX];
+	ssize_t n;
+	int fd;
+
+	exe[0] = argv0[0] = '\0';
+	n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+	if (n > 0) {
+		buf[n] = '\0';
+		snprintf(exe, exe_size, "%s", base_name(buf));
+	}
+	fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n > 0) {
+			buf[n] = '\0'; /* cmdline separates arguments with NULs */
+			snprintf(argv0, argv0_size, "%s", base_name(buf));
+		}
+	}
+}
+
+/* 1 when a space-separated glob of list matches either name. */
+static int list_matches(const char *list, const char *exe, const char *argv0)
+{
+	char pattern[KAP_PATTERNS_MAX];
+	const char *p = list;
+
+	while (*p) {
+		size_t n;
+
+		p += strspn(p, " \t");
+		n = strcspn(p, " \t");
+		if (n == 0)
+			break;
+		snprintf(pattern, sizeof(pattern), "%.*s", (int)n, p);
+		if ((exe[0] && fnmatch(pattern, exe, 0) == 0) ||
+		    (argv0[0] && fnmatch(pattern, argv0, 0) == 0))
+			return 1;
+		p += n;
+	}
+	return 0;
+}
+
+static int program_selected(void)
+{
+	char exe[KAP_PATH_MAX], argv0[KAP_PATH_MAX], msg[KAP_DIAG_LEN];
+
+	if (!cfg.include_set && !cfg.exclude_set)
+		return 1;
+	program_names(exe, sizeof(exe), argv0, sizeof(argv0));
+	if (cfg.exclude_set && list_matches(cfg.exclude_programs, exe, argv0)) {
+		snprintf(msg, sizeof(msg), "%s: excluded by exclude_programs; not touching sockets",
+			 exe);
+		kap_log(KAP_LOG_INFO, msg);
+		return 0;
+	}
+	if (cfg.include_set && !list_matches(cfg.include_programs, exe, argv0)) {
+		snprintf(msg, sizeof(msg), "%s: not in include_programs; not touching sockets", exe);
+		kap_log(KAP_LOG_INFO, msg);
+		return 0;
+	}
+	return 1;
+}
+
+static void log_summary(void)
+{
+	const struct kap_profile *p = kap_policy_profile(0);
+	char msg[KAP_DIAG_LEN];
+	int n;
+
+	if (kap_log_level < KAP_LOG_INFO)
+		return;
+	n = snprintf(msg, sizeof(msg), "active: keepalive %s",
+		     p->mask & (1u << KAP_OPT_KEEPALIVE) ? "on" : "untouched");
+	if (p->mask & (1u << KAP_OPT_IDLE))
+		n += snprintf(msg + n, sizeof(msg) - (size_t)n, ", idle %d s", p->value[KAP_OPT_IDLE]);
+	if (p->mask & (1u << KAP_OPT_INTERVAL))
+		n += snprintf(msg + n, sizeof(msg) - (size_t)n, ", interval %d s",
+			      p->value[KAP_OPT_INTERVAL]);
+	if (p->mask & (1u << KAP_OPT_COUNT))
+		n += snprintf(msg + n, sizeof(msg) - (size_t)n, ", count %d",
+			      p->value[KAP_OPT_COUNT]);
+	if (p->mask & (1u << KAP_OPT_USER_TIMEOUT))
+		n += snprintf(msg + n, sizeof(msg) - (size_t)n, ", user timeout %d ms",
+			      p->value[KAP_OPT_USER_TIMEOUT]);
+	snprintf(msg + n, sizeof(msg) - (size_t)n, ", override %s, %d rule%s",
+		 cfg.override == 1 ? "on" : "off", cfg.nrules, cfg.nrules == 1 ? "" : "s");
+	kap_log(KAP_LOG_INFO, msg);
+}
+
+static int run_init(void)
+{
+	struct kap_sysctl sys;
+	int i;
+
+	if (!kap_real.socket || !kap_real.connect || !kap_real.accept || !kap_real.accept4 ||
+	    !kap_real.setsockopt)
+		return KAP_MODE_PASS;
+	load_config();
+	kap_config_apply_env(&cfg, env_lookup);
+	kap_log_setup(cfg.log_level, cfg.log_target);
+	for (i = 0; i < cfg.ndiags; i++)
+		kap_log(cfg.diags[i].level, cfg.diags[i].text);
+	if (cfg.dropped_diags > 0) {
+		char msg[64];
+
+		snprintf(msg, sizeof(msg), "%d more problems not shown", cfg.dropped_diags);
+		kap_log(KAP_LOG_WARN, msg);
+	}
+	if (!program_selected())
+		return KAP_MODE_PASS;
+	sys.idle = read_sysctl("/proc/sys/net/ipv4/tcp_keepalive_time", 7200);
+	sys.interval = read_sysctl("/proc/sys/net/ipv4/tcp_keepalive_intvl", 75);
+	sys.count = read_sysctl("/proc/sys/net/ipv4/tcp_keepalive_probes", 9);
+	if (!kap_policy_setup(&cfg, &sys)) {
+		kap_log(KAP_LOG_INFO, "keepalive disabled: not touching sockets");
+		return KAP_MODE_PASS;
+	}
+	log_summary();
+	return KAP_MODE_ACTIVE;
+}
+
+int kap_init_slow(void)
+{
+	for (;;) {
+		int expected = KAP_MODE_UNINIT;
+
+		if (__atomic_compare_exchange_n(&kap_mode, &expected, KAP_MODE_INITIALIZING, 0,
+						__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+			__atomic_store_n(&init_tid, gettid(), __ATOMIC_RELAXED);
+			__atomic_store_n(&init_pid, getpid(), __ATOMIC_RELAXED);
+			kap_real_resolve();
+			__atomic_store_n(&kap_mode, run_init(), __ATOMIC_RELEASE);
+			break;
+		}
+		if (expected != KAP_MODE_INITIALIZING)
+			break;
+		/* Our own start-up calling back into a wrapper: just forward. */
+		if (__atomic_load_n(&init_tid, __ATOMIC_RELAXED) == gettid())
+			break;
+		/* Forked while another thread was initialising: start over here. */
+		pid_t pid = __atomic_load_n(&init_pid, __ATOMIC_RELAXED);
+
+		if (pid != 0 && pid != getpid()) {
+			__atomic_compare_exchange_n(&kap_mode, &expected, KAP_MODE_UNINIT, 0,
+						    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+			continue;
+		}
+		sched_yield();
+	}
+	kap_real_resolve();
+	return __atomic_load_n(&kap_mode, __ATOMIC_ACQUIRE) == KAP_MODE_ACTIVE;
+}
+
+__attribute__((constructor)) static void kap_constructor(void)
+{
+	kap_ready();
+}

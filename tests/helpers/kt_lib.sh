@@ -1,0 +1,142 @@
+# Shared by tests/integration/core_*.sh, after tests/lib.sh. Source it; do not run it.
+# shellcheck shell=bash
+
+KT_PROBE=$KAP_BIN/tcpprobe
+
+# The kernel defaults getsockopt reports for a socket nobody configured.
+KT_DEF_IDLE=$(cat /proc/sys/net/ipv4/tcp_keepalive_time)
+KT_DEF_INTVL=$(cat /proc/sys/net/ipv4/tcp_keepalive_intvl)
+KT_DEF_CNT=$(cat /proc/sys/net/ipv4/tcp_keepalive_probes)
+KT_UNTOUCHED="keepalive=0 idle=$KT_DEF_IDLE interval=$KT_DEF_INTVL count=$KT_DEF_CNT user_timeout=0"
+
+# kt_require: stop the script early (one FAIL) when the build is missing.
+kt_require() {
+	local f
+	for f in "$KAP_LIB" "$KT_PROBE"; do
+		if [ ! -e "$f" ]; then
+			t_fail setup "missing $f (run make test-programs)"
+			exit 1
+		fi
+	done
+}
+
+# kt_shim CMD...: run CMD with the shim preloaded; leading VAR=value words
+# are passed to env, e.g. kt_shim KAP_IDLE=30 "$KT_PROBE" sockets 1.
+kt_shim() { env LD_PRELOAD="$KAP_PRELOAD" "$@"; }
+# kt_noshim CMD...: the negative control, same environment without the shim.
+kt_noshim() { env -u LD_PRELOAD "$@"; }
+
+# kv KEY LINE: the value of KEY=... in a tcpprobe line ("" when absent).
+kv() {
+	local w
+	for w in $2; do
+		case $w in "$1="*)
+			echo "${w#*=}"
+			return
+			;;
+		esac
+	done
+}
+
+# kt_bg OUT CMD...: start CMD in the background with stdout in OUT and
+# stderr in OUT.err; its pid lands in KT_PID and T_PIDS (killed at exit).
+kt_bg() {
+	local o=$1
+	shift
+	"$@" >"$o" 2>"$o.err" &
+	KT_PID=$!
+	T_PIDS+=("$KT_PID")
+}
+
+# kt_wait_line FILE REGEX [TRIES]: poll (0.05 s steps, default 4 s) until
+# FILE has a line matching REGEX; print that line.
+kt_wait_line() {
+	local i
+	for ((i = 0; i < ${3:-80}; i++)); do
+		if grep -E -m 1 -- "$2" "$1" 2>/dev/null; then
+			return 0
+		fi
+		sleep 0.05
+	done
+	return 1
+}
+
+# kt_port FILE: the port of a server that prints "listening PORT".
+kt_port() {
+	local l
+	l=$(kt_wait_line "$1" '^listening [0-9]+$') || return 1
+	echo "${l#listening }"
+}
+
+# kt_stop PID: kill a background helper and reap it.
+kt_stop() {
+	kill "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+	return 0
+}
+
+# kt_in_range NAME LOW HIGH VALUE: pass when VALUE is an integer in [LOW, HIGH].
+kt_in_range() {
+	case $4 in
+	'' | *[!0-9]*)
+		t_fail "$1" "[$4] is not a number of seconds (expected $2..$3)"
+		return
+		;;
+	esac
+	if [ "$4" -ge "$2" ] && [ "$4" -le "$3" ]; then
+		t_pass "$1"
+	else
+		t_fail "$1" "$4 not in $2..$3"
+	fi
+}
+
+# kt_differs NAME UNEXPECTED ACTUAL: a negative control passes when the
+# answer without the shim is not the answer with it.
+kt_differs() {
+	if [ "$2" != "$3" ]; then t_pass "$1"; else t_fail "$1" "got [$3] even without the shim"; fi
+}
+
+# kt_ss_wait FILTER...: poll (up to 3 s) until an established socket matches
+# the ss filter, so that ss_keepalive_secs does not race the handshake.
+kt_ss_wait() {
+	local i
+	for ((i = 0; i < 60; i++)); do
+		ss -Htn state established "$@" | grep -q . && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# Python programs print the same line as tcpprobe.
+KT_PY_LINE='
+import socket, sys, time
+def line(s):
+    g = s.getsockopt
+    return "keepalive=%d idle=%d interval=%d count=%d user_timeout=%d" % (
+        g(socket.SOL_SOCKET, socket.SO_KEEPALIVE),
+        g(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE),
+        g(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL),
+        g(socket.IPPROTO_TCP, socket.TCP_KEEPCNT),
+        g(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT))
+'
+# python3 -c "$KT_PY_CLIENT" HOST PORT HOLD
+KT_PY_CLIENT=$KT_PY_LINE'
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])))
+print(line(s), flush=True)
+time.sleep(float(sys.argv[3]))
+'
+# python3 -c "$KT_PY_SERVER" ADDR N HOLD: prints "listening PORT", then
+# "accepted LINE" for each of N connections (socket.accept is accept4).
+KT_PY_SERVER=$KT_PY_LINE'
+fam = socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET
+l = socket.socket(fam, socket.SOCK_STREAM)
+l.bind((sys.argv[1], 0))
+l.listen(16)
+print("listening %d" % l.getsockname()[1], flush=True)
+keep = []
+for _ in range(int(sys.argv[2])):
+    c, _a = l.accept()
+    keep.append(c)
+    print("accepted " + line(c), flush=True)
+time.sleep(float(sys.argv[3]))
+'
