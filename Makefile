@@ -71,8 +71,11 @@ $(B)/empty.so: tests/bench/empty.c | $(B)
 test: test-programs
 	KAP_BUILD=$(abspath $(B)) tests/run.sh
 
-demo: all
-	scripts/demo.sh $(abspath $(B))/libkapreload.so
+demo: all $(B)/demo-server
+	@scripts/demo.sh $(abspath $(B))
+
+$(B)/demo-server: scripts/demo-server.c | $(B)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $<
 
 bench: test-programs
 	KAP_BUILD=$(abspath $(B)) tests/bench/run.sh

@@ -28,6 +28,9 @@ extern void __libc_free(void *p);
 extern void *__libc_memalign(size_t align, size_t n);
 
 void kapcount_mark(int on);
+/* The _FORTIFY_SOURCE forms a shim may have been compiled to call. */
+int __fprintf_chk(FILE *f, int flag, const char *fmt, ...);
+int __vfprintf_chk(FILE *f, int flag, const char *fmt, va_list ap);
 
 enum group { G_ALLOC, G_LOCK, G_ENV, G_STDIO, G_N };
 static const char *const group_name[G_N] = {"alloc", "lock", "getenv", "stdio"};
@@ -58,6 +61,9 @@ enum fn {
 	F_PUTS,
 	F_FWRITE,
 	F_FFLUSH,
+	F_FPUTC,
+	F_FPRINTF_CHK,
+	F_VFPRINTF_CHK,
 	F_SYSLOG,
 	F_VSYSLOG,
 	F_N
@@ -92,6 +98,9 @@ static const struct {
 	[F_PUTS] = {"puts", G_STDIO},
 	[F_FWRITE] = {"fwrite", G_STDIO},
 	[F_FFLUSH] = {"fflush", G_STDIO},
+	[F_FPUTC] = {"fputc", G_STDIO},
+	[F_FPRINTF_CHK] = {"__fprintf_chk", G_STDIO},
+	[F_VFPRINTF_CHK] = {"__vfprintf_chk", G_STDIO},
 	[F_SYSLOG] = {"syslog", G_STDIO},
 	[F_VSYSLOG] = {"vsyslog", G_STDIO},
 };
@@ -311,6 +320,31 @@ int dprintf(int fd, const char *fmt, ...)
 	int r = fwd_vdprintf(fd, fmt, ap);
 	va_end(ap);
 	return r;
+}
+
+int __vfprintf_chk(FILE *f, int flag, const char *fmt, va_list ap)
+{
+	(void)flag;
+	bump(F_VFPRINTF_CHK);
+	return fwd_vfprintf(f, fmt, ap);
+}
+
+int __fprintf_chk(FILE *f, int flag, const char *fmt, ...)
+{
+	va_list ap;
+	(void)flag;
+	bump(F_FPRINTF_CHK);
+	va_start(ap, fmt);
+	int r = fwd_vfprintf(f, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+int fputc(int c, FILE *f)
+{
+	bump(F_FPUTC);
+	REAL(int (*)(int, FILE *), fputc);
+	return real_fputc(c, f);
 }
 
 int fputs(const char *s, FILE *f)

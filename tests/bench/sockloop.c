@@ -3,7 +3,7 @@
  * whole loopback connection (socket, connect, accept, close, close) inside a
  * single process, so that every iteration passes through the wrappers.
  *
- * usage: sockloop [-i IDLE,INTVL,CNT[,UTO]] [-w WARMUP] KIND N
+ * usage: sockloop [-i IDLE,INTVL,CNT[,UTO]] [-w WARMUP] [-C] KIND N
  *   KIND  tcp | tcp6 | udp | unix | conn
  *   -i    "inline": the program applies the keepalive options itself, with
  *         the same values as the shim's configuration.  That is the least
@@ -12,6 +12,9 @@
  *         lazy symbol binding, page faults and the shim's first-call work
  *         stay out of the measurement.  It does not scale with N: callgrind
  *         runs subtract an N run from a 2N run to cancel everything else.
+ *   -C    control for the counter library: each iteration also allocates,
+ *         locks, reads the environment and writes to a stream, so that a
+ *         counter that sees nothing is caught.
  * Prints "ns_per_op VALUE".
  *
  * The timed loop is bracketed by calls to kapcount_mark() when a preloaded
@@ -23,6 +26,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +82,21 @@ static double now_ns(void)
 }
 
 static int domain, type;
+static int control;
+static FILE *devnull;
+static pthread_mutex_t control_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* One call of each kind the counter must see (the volatile keeps the pair). */
+static void control_calls(void)
+{
+	void *volatile p = malloc(16);
+	free(p);
+	if (getenv("KAP_BENCH_NO_SUCH_VARIABLE"))
+		abort();
+	pthread_mutex_lock(&control_lock);
+	pthread_mutex_unlock(&control_lock);
+	fwrite("x", 1, 1, devnull);
+}
 
 static void one_socket(void)
 {
@@ -137,8 +156,11 @@ int main(int argc, char **argv)
 	long warmup = 500;
 	int opt;
 
-	while ((opt = getopt(argc, argv, "i:w:")) != -1) {
+	while ((opt = getopt(argc, argv, "i:w:C")) != -1) {
 		switch (opt) {
+		case 'C':
+			control = 1;
+			break;
 		case 'i':
 			if (parse_inline(optarg) < 0) {
 				fprintf(stderr, "sockloop: bad -i %s\n", optarg);
@@ -153,7 +175,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (argc - optind != 2) {
-		fprintf(stderr, "usage: sockloop [-i IDLE,INTVL,CNT[,UTO]] [-w N] "
+		fprintf(stderr, "usage: sockloop [-i IDLE,INTVL,CNT[,UTO]] [-w N] [-C] "
 				"tcp|tcp6|udp|unix|conn N\n");
 		return 2;
 	}
@@ -180,14 +202,19 @@ int main(int argc, char **argv)
 		return 2;
 
 	void (*mark)(int) = (void (*)(int))dlsym(RTLD_DEFAULT, "kapcount_mark");
+	if (control && !(devnull = fopen("/dev/null", "w")))
+		die("/dev/null");
 
 	for (long i = 0; i < warmup; i++)
 		step();
 	if (mark)
 		mark(1);
 	double t0 = now_ns();
-	for (long i = 0; i < n; i++)
+	for (long i = 0; i < n; i++) {
 		step();
+		if (control)
+			control_calls();
+	}
 	double t1 = now_ns();
 	if (mark)
 		mark(0);

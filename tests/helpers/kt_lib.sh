@@ -1,5 +1,5 @@
 # Shared by tests/integration/core_*.sh, after tests/lib.sh. Source it; do not run it.
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034 # the variables are for the sourcing scripts
 
 KT_PROBE=$KAP_BIN/tcpprobe
 
@@ -20,11 +20,12 @@ kt_require() {
 	done
 }
 
-# kt_shim CMD...: run CMD with the shim preloaded; leading VAR=value words
-# are passed to env, e.g. kt_shim KAP_IDLE=30 "$KT_PROBE" sockets 1.
-kt_shim() { env LD_PRELOAD="$KAP_PRELOAD" "$@"; }
-# kt_noshim CMD...: the negative control, same environment without the shim.
-kt_noshim() { env -u LD_PRELOAD "$@"; }
+# Command prefixes: "${KT_SHIM[@]}" KAP_IDLE=30 "$KT_PROBE" sockets 1 runs the
+# probe under the shim; KT_NOSHIM is the negative control, the same without it.
+# They are env commands, not functions, so that a background job's pid is the
+# program's own pid (env execs it).
+KT_SHIM=(env LD_PRELOAD="$KAP_PRELOAD")
+KT_NOSHIM=(env -u LD_PRELOAD)
 
 # kv KEY LINE: the value of KEY=... in a tcpprobe line ("" when absent).
 kv() {
@@ -140,3 +141,80 @@ for _ in range(int(sys.argv[2])):
     print("accepted " + line(c), flush=True)
 time.sleep(float(sys.argv[3]))
 '
+
+# The standard configuration of the "from outside" checks, and its result.
+KT_CFG=(KAP_IDLE=45 KAP_INTERVAL=6 KAP_COUNT=3)
+KT_WANT="keepalive=1 idle=45 interval=6 count=3 user_timeout=0"
+
+# kt_outside NAME MODE PID FILTER...: check a held connection of PID from
+# outside: the ss keepalive timer of the socket matching the ss FILTER and the
+# exact values through pidfd_getfd.  MODE shim expects KT_CFG, noshim nothing.
+kt_outside() {
+	local name=$1 mode=$2 pid=$3 secs peek port
+	shift 3
+	port=${*: -1}
+	port=${port#:}
+	kt_ss_wait "$@"
+	secs=$(ss_keepalive_secs "$@")
+	# Connected sockets only: a listener has rport=0.
+	peek=$("$KT_PROBE" peek "$pid" "$port" | grep -v ' rport=0 ')
+	if [ "$mode" = shim ]; then
+		# The timer counts down from idle (45 s): a little less by now.
+		kt_in_range "${name}_ss_timer" 40 45 "$secs"
+		t_contains "${name}_peek_exact" "$KT_WANT" "$peek"
+	else
+		t_eq "${name}_ss_no_timer" none "$secs"
+		t_contains "${name}_peek_untouched" "$KT_UNTOUCHED" "$peek"
+	fi
+}
+
+# kt_check_connected NAME MODE PORT CMD...: CMD (with its env prefix) is a
+# client that connects to PORT, prints its line and holds until killed.
+kt_check_connected() {
+	local name=$1 mode=$2 port=$3 line want=$KT_WANT
+	shift 3
+	[ "$mode" = shim ] || want=$KT_UNTOUCHED
+	kt_bg "$T_TMP/$name" "$@"
+	if ! line=$(kt_wait_line "$T_TMP/$name" 'keepalive='); then
+		t_fail "$name" "no line from the client: $(cat "$T_TMP/$name.err")"
+		kt_stop "$KT_PID"
+		return
+	fi
+	t_eq "${name}_values" "$want" "$line"
+	kt_outside "$name" "$mode" "$KT_PID" dport = :"$port"
+	kt_stop "$KT_PID"
+}
+
+# kt_check_accepted NAME MODE HOST CMD...: CMD (with its env prefix) is a
+# server that prints "listening PORT" and "accepted LINE" and then holds; a
+# client without the shim connects to HOST and holds too.  With KT_SERVER_PORT
+# set, the server listens there and need not print "listening" (socket
+# activation starts the program only at the first connection).
+KT_SERVER_PORT=
+kt_check_accepted() {
+	local name=$1 mode=$2 host=$3 line want=$KT_WANT port=$KT_SERVER_PORT spid cpid
+	shift 3
+	[ "$mode" = shim ] || want=$KT_UNTOUCHED
+	kt_bg "$T_TMP/$name.srv" "$@"
+	spid=$KT_PID
+	if [ -n "$port" ]; then
+		wait_listen "$port" 40 || port=
+	else
+		port=$(kt_port "$T_TMP/$name.srv")
+	fi
+	if [ -z "$port" ]; then
+		t_fail "$name" "server did not listen: $(cat "$T_TMP/$name.srv.err")"
+		kt_stop "$spid"
+		return
+	fi
+	kt_bg "$T_TMP/$name.cli" "${KT_NOSHIM[@]}" "$KT_PROBE" client "$host" "$port" --hold -1
+	cpid=$KT_PID
+	if ! line=$(kt_wait_line "$T_TMP/$name.srv" '^accepted '); then
+		t_fail "$name" "nothing accepted: $(cat "$T_TMP/$name.srv.err" "$T_TMP/$name.cli.err")"
+	else
+		t_eq "${name}_values" "accepted $want" "$line"
+		kt_outside "$name" "$mode" "$spid" sport = :"$port"
+	fi
+	kt_stop "$cpid"
+	kt_stop "$spid"
+}
