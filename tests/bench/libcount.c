@@ -12,6 +12,7 @@
  * not seen; calls out of another shared object, such as the shim, are.
  */
 #include <dlfcn.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -73,36 +74,36 @@ static const struct {
 	const char *name;
 	enum group g;
 } fns[F_N] = {
-	[F_MALLOC] = {"malloc", G_ALLOC},
-	[F_CALLOC] = {"calloc", G_ALLOC},
-	[F_REALLOC] = {"realloc", G_ALLOC},
-	[F_FREE] = {"free", G_ALLOC},
-	[F_MEMALIGN] = {"memalign", G_ALLOC},
-	[F_POSIX_MEMALIGN] = {"posix_memalign", G_ALLOC},
-	[F_ALIGNED_ALLOC] = {"aligned_alloc", G_ALLOC},
-	[F_MUTEX_LOCK] = {"pthread_mutex_lock", G_LOCK},
-	[F_MUTEX_TRYLOCK] = {"pthread_mutex_trylock", G_LOCK},
-	[F_RWLOCK_RD] = {"pthread_rwlock_rdlock", G_LOCK},
-	[F_RWLOCK_WR] = {"pthread_rwlock_wrlock", G_LOCK},
-	[F_SPIN_LOCK] = {"pthread_spin_lock", G_LOCK},
-	[F_GETENV] = {"getenv", G_ENV},
-	[F_SECURE_GETENV] = {"secure_getenv", G_ENV},
-	[F_FOPEN] = {"fopen", G_STDIO},
-	[F_FDOPEN] = {"fdopen", G_STDIO},
-	[F_FPRINTF] = {"fprintf", G_STDIO},
-	[F_VFPRINTF] = {"vfprintf", G_STDIO},
-	[F_PRINTF] = {"printf", G_STDIO},
-	[F_DPRINTF] = {"dprintf", G_STDIO},
-	[F_VDPRINTF] = {"vdprintf", G_STDIO},
-	[F_FPUTS] = {"fputs", G_STDIO},
-	[F_PUTS] = {"puts", G_STDIO},
-	[F_FWRITE] = {"fwrite", G_STDIO},
-	[F_FFLUSH] = {"fflush", G_STDIO},
-	[F_FPUTC] = {"fputc", G_STDIO},
-	[F_FPRINTF_CHK] = {"__fprintf_chk", G_STDIO},
-	[F_VFPRINTF_CHK] = {"__vfprintf_chk", G_STDIO},
-	[F_SYSLOG] = {"syslog", G_STDIO},
-	[F_VSYSLOG] = {"vsyslog", G_STDIO},
+    [F_MALLOC] = {"malloc", G_ALLOC},
+    [F_CALLOC] = {"calloc", G_ALLOC},
+    [F_REALLOC] = {"realloc", G_ALLOC},
+    [F_FREE] = {"free", G_ALLOC},
+    [F_MEMALIGN] = {"memalign", G_ALLOC},
+    [F_POSIX_MEMALIGN] = {"posix_memalign", G_ALLOC},
+    [F_ALIGNED_ALLOC] = {"aligned_alloc", G_ALLOC},
+    [F_MUTEX_LOCK] = {"pthread_mutex_lock", G_LOCK},
+    [F_MUTEX_TRYLOCK] = {"pthread_mutex_trylock", G_LOCK},
+    [F_RWLOCK_RD] = {"pthread_rwlock_rdlock", G_LOCK},
+    [F_RWLOCK_WR] = {"pthread_rwlock_wrlock", G_LOCK},
+    [F_SPIN_LOCK] = {"pthread_spin_lock", G_LOCK},
+    [F_GETENV] = {"getenv", G_ENV},
+    [F_SECURE_GETENV] = {"secure_getenv", G_ENV},
+    [F_FOPEN] = {"fopen", G_STDIO},
+    [F_FDOPEN] = {"fdopen", G_STDIO},
+    [F_FPRINTF] = {"fprintf", G_STDIO},
+    [F_VFPRINTF] = {"vfprintf", G_STDIO},
+    [F_PRINTF] = {"printf", G_STDIO},
+    [F_DPRINTF] = {"dprintf", G_STDIO},
+    [F_VDPRINTF] = {"vdprintf", G_STDIO},
+    [F_FPUTS] = {"fputs", G_STDIO},
+    [F_PUTS] = {"puts", G_STDIO},
+    [F_FWRITE] = {"fwrite", G_STDIO},
+    [F_FFLUSH] = {"fflush", G_STDIO},
+    [F_FPUTC] = {"fputc", G_STDIO},
+    [F_FPRINTF_CHK] = {"__fprintf_chk", G_STDIO},
+    [F_VFPRINTF_CHK] = {"__vfprintf_chk", G_STDIO},
+    [F_SYSLOG] = {"syslog", G_STDIO},
+    [F_VSYSLOG] = {"vsyslog", G_STDIO},
 };
 
 static int active;
@@ -126,10 +127,11 @@ static void *next(const char *name)
 	return p;
 }
 
-#define REAL(type, name)                                                                           \
-	static type real_##name;                                                                   \
+/* Declares real_NAME, the next definition of NAME, resolved on first use. */
+#define REAL(name)                                                                                 \
+	static __typeof__(&name) real_##name;                                                      \
 	if (!real_##name)                                                                          \
-		real_##name = (type)next(#name);
+		real_##name = (__typeof__(&name))next(#name);
 
 void kapcount_mark(int on)
 {
@@ -146,8 +148,8 @@ void kapcount_mark(int on)
 	for (int f = 0; f < F_N; f++)
 		g[fns[f].g] += counts[f];
 	for (int i = 0; i < G_N; i++)
-		len += snprintf(buf + len, sizeof(buf) - (size_t)len, " %s=%lu", group_name[i],
-				g[i]);
+		len +=
+		    snprintf(buf + len, sizeof(buf) - (size_t)len, " %s=%lu", group_name[i], g[i]);
 	for (int f = 0; f < F_N && len < (int)sizeof(buf) - 64; f++)
 		if (counts[f])
 			len += snprintf(buf + len, sizeof(buf) - (size_t)len, " %s=%lu",
@@ -195,88 +197,88 @@ void *aligned_alloc(size_t align, size_t n)
 int posix_memalign(void **out, size_t align, size_t n)
 {
 	bump(F_POSIX_MEMALIGN);
-	REAL(int (*)(void **, size_t, size_t), posix_memalign);
+	REAL(posix_memalign);
 	return real_posix_memalign(out, align, n);
 }
 
 int pthread_mutex_lock(pthread_mutex_t *m)
 {
 	bump(F_MUTEX_LOCK);
-	REAL(int (*)(pthread_mutex_t *), pthread_mutex_lock);
+	REAL(pthread_mutex_lock);
 	return real_pthread_mutex_lock(m);
 }
 
 int pthread_mutex_trylock(pthread_mutex_t *m)
 {
 	bump(F_MUTEX_TRYLOCK);
-	REAL(int (*)(pthread_mutex_t *), pthread_mutex_trylock);
+	REAL(pthread_mutex_trylock);
 	return real_pthread_mutex_trylock(m);
 }
 
 int pthread_rwlock_rdlock(pthread_rwlock_t *l)
 {
 	bump(F_RWLOCK_RD);
-	REAL(int (*)(pthread_rwlock_t *), pthread_rwlock_rdlock);
+	REAL(pthread_rwlock_rdlock);
 	return real_pthread_rwlock_rdlock(l);
 }
 
 int pthread_rwlock_wrlock(pthread_rwlock_t *l)
 {
 	bump(F_RWLOCK_WR);
-	REAL(int (*)(pthread_rwlock_t *), pthread_rwlock_wrlock);
+	REAL(pthread_rwlock_wrlock);
 	return real_pthread_rwlock_wrlock(l);
 }
 
 int pthread_spin_lock(pthread_spinlock_t *l)
 {
 	bump(F_SPIN_LOCK);
-	REAL(int (*)(pthread_spinlock_t *), pthread_spin_lock);
+	REAL(pthread_spin_lock);
 	return real_pthread_spin_lock(l);
 }
 
 char *getenv(const char *name)
 {
 	bump(F_GETENV);
-	REAL(char *(*)(const char *), getenv);
+	REAL(getenv);
 	return real_getenv(name);
 }
 
 char *secure_getenv(const char *name)
 {
 	bump(F_SECURE_GETENV);
-	REAL(char *(*)(const char *), secure_getenv);
+	REAL(secure_getenv);
 	return real_secure_getenv(name);
 }
 
 FILE *fopen(const char *path, const char *mode)
 {
 	bump(F_FOPEN);
-	REAL(FILE * (*)(const char *, const char *), fopen);
+	REAL(fopen);
 	return real_fopen(path, mode);
 }
 
 FILE *fdopen(int fd, const char *mode)
 {
 	bump(F_FDOPEN);
-	REAL(FILE * (*)(int, const char *), fdopen);
+	REAL(fdopen);
 	return real_fdopen(fd, mode);
 }
 
 static int fwd_vfprintf(FILE *f, const char *fmt, va_list ap)
 {
-	REAL(int (*)(FILE *, const char *, va_list), vfprintf);
+	REAL(vfprintf);
 	return real_vfprintf(f, fmt, ap);
 }
 
 static int fwd_vdprintf(int fd, const char *fmt, va_list ap)
 {
-	REAL(int (*)(int, const char *, va_list), vdprintf);
+	REAL(vdprintf);
 	return real_vdprintf(fd, fmt, ap);
 }
 
 static void fwd_vsyslog(int pri, const char *fmt, va_list ap)
 {
-	REAL(void (*)(int, const char *, va_list), vsyslog);
+	REAL(vsyslog);
 	real_vsyslog(pri, fmt, ap);
 }
 
@@ -343,35 +345,35 @@ int __fprintf_chk(FILE *f, int flag, const char *fmt, ...)
 int fputc(int c, FILE *f)
 {
 	bump(F_FPUTC);
-	REAL(int (*)(int, FILE *), fputc);
+	REAL(fputc);
 	return real_fputc(c, f);
 }
 
 int fputs(const char *s, FILE *f)
 {
 	bump(F_FPUTS);
-	REAL(int (*)(const char *, FILE *), fputs);
+	REAL(fputs);
 	return real_fputs(s, f);
 }
 
 int puts(const char *s)
 {
 	bump(F_PUTS);
-	REAL(int (*)(const char *), puts);
+	REAL(puts);
 	return real_puts(s);
 }
 
 size_t fwrite(const void *p, size_t size, size_t n, FILE *f)
 {
 	bump(F_FWRITE);
-	REAL(size_t(*)(const void *, size_t, size_t, FILE *), fwrite);
+	REAL(fwrite);
 	return real_fwrite(p, size, n, f);
 }
 
 int fflush(FILE *f)
 {
 	bump(F_FFLUSH);
-	REAL(int (*)(FILE *), fflush);
+	REAL(fflush);
 	return real_fflush(f);
 }
 
