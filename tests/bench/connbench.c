@@ -10,10 +10,11 @@
  *   -x  create the listener without the shim, then re-exec with
  *       LD_PRELOAD=PRELOAD and the listener inherited: the systemd/inetd
  *       case, where the shim never saw the listener.
- * connbench client [-i ...] [-r ROUNDS] [-w WARMUP] PORT[,PORT...] N
+ * connbench client [-i ...] [-r ROUNDS | -s ROUNDS] [-w WARMUP] PORT[,PORT...] N
  *   Per round and per port: N sequential connections (connect, wait for the
  *   server's close, reset), printed as "ROUND PORTINDEX NS_PER_CONN".
- *   WARMUP connections go to each port first (default 200).
+ *   WARMUP connections go to each port first (default 200).  With -s each
+ *   round waits for one byte on stdin (lockstep with other processes).
  *   Several ports interleave servers round by round in one process.
  */
 #include <errno.h>
@@ -164,10 +165,14 @@ static void one_conn(const struct sockaddr_in *a)
 static int client(int argc, char **argv)
 {
 	long rounds = 1, warmup = 200;
-	int opt;
+	int opt, stepped = 0;
 
-	while ((opt = getopt(argc, argv, "i:r:w:")) != -1) {
+	while ((opt = getopt(argc, argv, "i:r:s:w:")) != -1) {
 		switch (opt) {
+		case 's':
+			rounds = atol(optarg);
+			stepped = 1;
+			break;
 		case 'i':
 			if (sscanf(optarg, "%d,%d,%d,%d", &ka_idle, &ka_intvl, &ka_cnt, &ka_uto) <
 			    3)
@@ -207,6 +212,10 @@ static int client(int argc, char **argv)
 		for (long i = 0; i < warmup; i++)
 			one_conn(&addr[k]);
 	for (long r = 0; r < rounds; r++) {
+		char go;
+
+		if (stepped && read(0, &go, 1) != 1)
+			break;
 		/* Alternate the order so that no server always runs first. */
 		for (int j = 0; j < nports; j++) {
 			int k = r % 2 ? nports - 1 - j : j;

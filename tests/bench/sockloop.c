@@ -3,7 +3,7 @@
  * whole loopback connection (socket, connect, accept, close, close) inside a
  * single process, so that every iteration passes through the wrappers.
  *
- * usage: sockloop [-i IDLE,INTVL,CNT[,UTO]] [-w WARMUP] [-C] KIND N
+ * usage: sockloop [-i IDLE,INTVL,CNT[,UTO]] [-w WARMUP] [-s ROUNDS] [-C] KIND N
  *   KIND  tcp | tcp6 | udp | unix | conn
  *   -i    "inline": the program applies the keepalive options itself, with
  *         the same values as the shim's configuration.  That is the least
@@ -12,9 +12,14 @@
  *         lazy symbol binding, page faults and the shim's first-call work
  *         stay out of the measurement.  It does not scale with N: callgrind
  *         runs subtract an N run from a 2N run to cancel everything else.
+ *   -s    lockstep: up to ROUNDS timed loops, each started by one byte
+ *         read from stdin and reported at once, so that a driver can
+ *         interleave several processes (one per condition) finely without
+ *         paying their start-up inside the measurement.
  *   -C    control for the counter library: each iteration also allocates,
  *         locks, reads the environment and writes to a stream, so that a
- *         counter that sees nothing is caught.
+ *         counter that sees nothing is caught (warm-up included, so that
+ *         stdio's one-time buffer allocation stays out of the counts).
  * Prints "ns_per_op VALUE".
  *
  * The timed loop is bracketed by calls to kapcount_mark() when a preloaded
@@ -153,11 +158,15 @@ static void one_conn(void)
 
 int main(int argc, char **argv)
 {
-	long warmup = 500;
-	int opt;
+	long warmup = 500, rounds = 1;
+	int opt, stepped = 0;
 
-	while ((opt = getopt(argc, argv, "i:w:C")) != -1) {
+	while ((opt = getopt(argc, argv, "i:w:s:C")) != -1) {
 		switch (opt) {
+		case 's':
+			rounds = atol(optarg);
+			stepped = 1;
+			break;
 		case 'C':
 			control = 1;
 			break;
@@ -175,7 +184,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (argc - optind != 2) {
-		fprintf(stderr, "usage: sockloop [-i IDLE,INTVL,CNT[,UTO]] [-w N] [-C] "
+		fprintf(stderr, "usage: sockloop [-i IDLE,INTVL,CNT[,UTO]] [-w N] [-s R] [-C] "
 				"tcp|tcp6|udp|unix|conn N\n");
 		return 2;
 	}
@@ -205,19 +214,29 @@ int main(int argc, char **argv)
 	if (control && !(devnull = fopen("/dev/null", "w")))
 		die("/dev/null");
 
-	for (long i = 0; i < warmup; i++)
-		step();
-	if (mark)
-		mark(1);
-	double t0 = now_ns();
-	for (long i = 0; i < n; i++) {
+	for (long i = 0; i < warmup; i++) {
 		step();
 		if (control)
 			control_calls();
 	}
-	double t1 = now_ns();
-	if (mark)
-		mark(0);
-	printf("ns_per_op %.1f\n", (t1 - t0) / (double)n);
+	for (long r = 0; r < rounds; r++) {
+		char go;
+
+		if (stepped && read(0, &go, 1) != 1)
+			break;
+		if (mark)
+			mark(1);
+		double t0 = now_ns();
+		for (long i = 0; i < n; i++) {
+			step();
+			if (control)
+				control_calls();
+		}
+		double t1 = now_ns();
+		if (mark)
+			mark(0);
+		printf("ns_per_op %.1f\n", (t1 - t0) / (double)n);
+		fflush(stdout);
+	}
 	return 0;
 }

@@ -214,8 +214,9 @@ static void test_hand_built(void)
 	CHECK("hand-built: oversized v4 length clamped to 32",
 	      kap_rule_matches(&r, KAP_DIR_OUTBOUND, (struct sockaddr *)&sin, sizeof(sin), 1) == 1);
 	r.nprefixes = 1000;
-	CHECK("hand-built: nprefixes clamped",
-	      kap_rule_matches(&r, KAP_DIR_OUTBOUND, (struct sockaddr *)&sin, sizeof(sin), 1) == 1);
+	sin = v4("11.1.2.3");
+	CHECK("hand-built: nprefixes clamped to KAP_MAX_PREFIXES",
+	      kap_rule_matches(&r, KAP_DIR_OUTBOUND, (struct sockaddr *)&sin, sizeof(sin), 1) == 0);
 }
 
 int main(void)

@@ -1,0 +1,172 @@
+# Shared by tests/integration/compat_*.sh, after tests/lib.sh. Source it; do not run it.
+# shellcheck shell=bash disable=SC2034 # the variables are for the sourcing scripts
+#
+# Every check looks at a socket from outside the program under test:
+#   - the keepalive timer in `ss -tnoe` (seconds to the next probe), and
+#   - the exact values through pidfd_getfd(2) (build/keepalive-check-helper),
+#     with the owning pid and fd taken from `ss -p`.
+
+CP_DIR=$TESTS_DIR/integration/compat
+CP_CHECK=$KAP_BUILD/keepalive-check-helper
+
+# Command prefixes: env execs the program, so a background job's pid is the
+# program's own. CP_NOSHIM is the negative control.
+CP_SHIM=(env LD_PRELOAD="$KAP_PRELOAD")
+CP_NOSHIM=(env -u LD_PRELOAD)
+
+# What getsockopt reports for a socket nobody configured.
+CP_DEF_IDLE=$(cat /proc/sys/net/ipv4/tcp_keepalive_time)
+CP_DEF_INTVL=$(cat /proc/sys/net/ipv4/tcp_keepalive_intvl)
+CP_DEF_CNT=$(cat /proc/sys/net/ipv4/tcp_keepalive_probes)
+CP_UNTOUCHED="keepalive=0 idle=$CP_DEF_IDLE interval=$CP_DEF_INTVL count=$CP_DEF_CNT user_timeout=0"
+
+# cp_ka IDLE INTERVAL COUNT [UTO]: the line the check helper prints for a
+# socket with keepalive on and these values.
+cp_ka() {
+	echo "keepalive=1 idle=$1 interval=$2 count=$3 user_timeout=${4:-0}"
+}
+
+# cp_require: one FAIL and exit when the shim is not built.
+cp_require() {
+	if [ ! -e "$KAP_LIB" ]; then
+		t_fail setup "missing $KAP_LIB (run make test-programs)"
+		exit 1
+	fi
+}
+
+# cp_need NAME PROGRAM...: 0 when every PROGRAM exists, else a SKIP line.
+cp_need() {
+	local name=$1 p
+	shift
+	for p in "$@"; do
+		if ! have "$p"; then
+			t_skip "$name" "$p is not installed (CI installs it through .ci/run)"
+			return 1
+		fi
+	done
+}
+
+# cp_bg OUT CMD...: CMD in the background, stdout in OUT, stderr in OUT.err;
+# its pid in CP_PID and T_PIDS (killed at exit).
+cp_bg() {
+	local o=$1
+	shift
+	"$@" >"$o" 2>"$o.err" &
+	CP_PID=$!
+	T_PIDS+=("$CP_PID")
+}
+
+# cp_wait_line FILE REGEX [TRIES]: poll (0.05 s steps, default 10 s) until a
+# line of FILE matches REGEX; print it.
+cp_wait_line() {
+	local i
+	for ((i = 0; i < ${3:-200}; i++)); do
+		grep -E -m 1 -- "$2" "$1" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# cp_stop PID...: kill background programs and reap them.
+cp_stop() {
+	local p
+	for p in "$@"; do kill "$p" 2>/dev/null; done
+	for p in "$@"; do wait "$p" 2>/dev/null; done
+	return 0
+}
+
+# cp_row PID FILTER...: the `ss -Htnoep` row of the first established socket
+# that matches the ss FILTER and belongs to PID ('-': to anyone). Polls up to
+# 5 s, so callers do not race a handshake; prints nothing when none shows up.
+cp_row() {
+	local pid=$1 i row
+	shift
+	for ((i = 0; i < 100; i++)); do
+		row=$(ss -Htnoep state established "$@" 2>/dev/null)
+		[ "$pid" != - ] && row=$(grep -F "pid=$pid," <<<"$row")
+		row=$(head -n 1 <<<"$row")
+		if [ -n "$row" ]; then
+			echo "$row"
+			return 0
+		fi
+		sleep 0.05
+	done
+	return 1
+}
+
+# cp_timer_secs ROW: whole seconds to the next keepalive probe, or "none".
+# ss prints the remaining time as [Nmin][N(sec|.)][NNNms]: "4.996ms" is
+# 4.996 s, "996ms" 0.996 s, "59sec", "4min59sec", "119min".
+cp_timer_secs() {
+	local t m=0 s=0
+	t=$(grep -o 'timer:(keepalive,[^,]*' <<<"$1" | head -n 1)
+	if [ -z "$t" ]; then
+		echo none
+		return
+	fi
+	t=${t#timer:(keepalive,}
+	if [[ $t =~ ^([0-9]+)min ]]; then
+		m=${BASH_REMATCH[1]}
+		t=${t#*min}
+	fi
+	if [[ $t =~ ^([0-9]+)(sec|\.) ]]; then
+		s=${BASH_REMATCH[1]}
+	fi
+	echo $((m * 60 + s))
+}
+
+# cp_owner ROW: "PID:FD" of the first process holding the row's socket.
+cp_owner() {
+	local u
+	u=$(grep -o 'pid=[0-9]*,fd=[0-9]*' <<<"$1" | head -n 1)
+	[ -n "$u" ] || return 1
+	u=${u#pid=}
+	echo "${u%%,fd=*}:${u#*,fd=}"
+}
+
+# cp_exact ROW: the socket's values as its owner sees them, read through
+# pidfd_getfd: "keepalive=K idle=S interval=S count=N user_timeout=MS".
+cp_exact() {
+	local o line
+	o=$(cp_owner "$1") || {
+		echo "no-owner-in-ss-row"
+		return
+	}
+	line=$("$CP_CHECK" "$o" 2>&1)
+	case $line in
+	*ino=*) echo "keepalive=${line#*keepalive=}" ;;
+	*) echo "check-helper: $line" ;;
+	esac
+}
+
+# cp_expect NAME PID LOW HIGH EXACT FILTER...
+# One established socket (ss FILTER, owned by PID or '-' for anyone):
+#   NAME_timer: its keepalive timer is LOW..HIGH seconds, or LOW=none: no timer;
+#   NAME_exact: its values are EXACT (skipped without the check helper).
+cp_expect() {
+	local name=$1 pid=$2 low=$3 high=$4 exact=$5 row secs
+	shift 5
+	if ! row=$(cp_row "$pid" "$@"); then
+		t_fail "${name}_socket" "no established socket matching [$*] owned by $pid"
+		return
+	fi
+	secs=$(cp_timer_secs "$row")
+	if [ "$low" = none ]; then
+		t_eq "${name}_timer" none "$secs"
+	elif [ "$secs" = none ] || [ "$secs" -lt "$low" ] || [ "$secs" -gt "$high" ]; then
+		t_fail "${name}_timer" "keepalive timer [$secs] s not in $low..$high; ss: $row"
+	else
+		t_pass "${name}_timer"
+	fi
+	if [ -x "$CP_CHECK" ]; then
+		t_eq "${name}_exact" "$exact" "$(cp_exact "$row")"
+	else
+		t_skip "${name}_exact" "$CP_CHECK not built"
+	fi
+}
+
+# cp_quiet NAME FILE: the shim wrote nothing into FILE (a program's stderr):
+# with valid settings it must print nothing.
+cp_quiet() {
+	t_not_contains "$1" "libkapreload" "$(cat "$2" 2>/dev/null)"
+}
