@@ -37,7 +37,7 @@ enum key {
 };
 
 #define IN_GLOBAL 1
-#define IN_RULE   2
+#define IN_RULE	  2
 
 static const struct key_info {
 	const char *name;
@@ -45,24 +45,24 @@ static const struct key_info {
 	const char *allowed;
 	const char *syntax; /* the reason for a value of the wrong shape */
 } keys[K_NKEYS] = {
-	[K_ENABLE] = {"enable", IN_GLOBAL | IN_RULE, "on/off, yes/no, true/false, 1/0",
-		      "not a boolean"},
-	[K_IDLE] = {"idle", IN_GLOBAL | IN_RULE, "1..32767", "not a number"},
-	[K_INTERVAL] = {"interval", IN_GLOBAL | IN_RULE, "1..32767", "not a number"},
-	[K_COUNT] = {"count", IN_GLOBAL | IN_RULE, "1..127", "not a number"},
-	[K_USER_TIMEOUT] = {"user_timeout", IN_GLOBAL | IN_RULE, "0..2147483647 or auto",
-			    "not a number"},
-	[K_OVERRIDE] = {"override", IN_GLOBAL, "on/off, yes/no, true/false, 1/0", "not a boolean"},
-	[K_LOG] = {"log", IN_GLOBAL, "off, error, warn, info, debug", "not a log level"},
-	[K_LOG_TARGET] = {"log_target", IN_GLOBAL, "stderr, syslog or an absolute path",
-			  "not a log target"},
-	[K_INCLUDE] = {"include_programs", IN_GLOBAL, "space-separated glob patterns",
-		       "not a pattern list"},
-	[K_EXCLUDE] = {"exclude_programs", IN_GLOBAL, "space-separated glob patterns",
-		       "not a pattern list"},
-	[K_DIRECTION] = {"direction", IN_RULE, "outbound, inbound or any", "not a direction"},
-	[K_REMOTE] = {"remote", IN_RULE, "ADDRESS[/LEN], IPv4 or IPv6", "not a prefix"},
-	[K_PORT] = {"port", IN_RULE, "1..65535 or N-M", "not a port"},
+    [K_ENABLE] = {"enable", IN_GLOBAL | IN_RULE, "on/off, yes/no, true/false, 1/0",
+		  "not a boolean"},
+    [K_IDLE] = {"idle", IN_GLOBAL | IN_RULE, "1..32767", "not a number"},
+    [K_INTERVAL] = {"interval", IN_GLOBAL | IN_RULE, "1..32767", "not a number"},
+    [K_COUNT] = {"count", IN_GLOBAL | IN_RULE, "1..127", "not a number"},
+    [K_USER_TIMEOUT] = {"user_timeout", IN_GLOBAL | IN_RULE, "0..2147483647 or auto",
+			"not a number"},
+    [K_OVERRIDE] = {"override", IN_GLOBAL, "on/off, yes/no, true/false, 1/0", "not a boolean"},
+    [K_LOG] = {"log", IN_GLOBAL, "off, error, warn, info, debug", "not a log level"},
+    [K_LOG_TARGET] = {"log_target", IN_GLOBAL, "stderr, syslog or an absolute path",
+		      "not a log target"},
+    [K_INCLUDE] = {"include_programs", IN_GLOBAL, "space-separated glob patterns",
+		   "not a pattern list"},
+    [K_EXCLUDE] = {"exclude_programs", IN_GLOBAL, "space-separated glob patterns",
+		   "not a pattern list"},
+    [K_DIRECTION] = {"direction", IN_RULE, "outbound, inbound or any", "not a direction"},
+    [K_REMOTE] = {"remote", IN_RULE, "ADDRESS[/LEN], IPv4 or IPv6", "not a prefix"},
+    [K_PORT] = {"port", IN_RULE, "1..65535 or N-M", "not a port"},
 };
 
 /* Environment variables per parameter, strongest first: KAP_, libkeepalive, libdontdie. */
@@ -70,16 +70,16 @@ static const struct env_source {
 	enum key key;
 	const char *names[3];
 } env_sources[] = {
-	{K_ENABLE, {"KAP_ENABLE", "KEEPALIVE", "DD_USE_KEEPALIVE"}},
-	{K_IDLE, {"KAP_IDLE", "KEEPIDLE", "DD_TCP_KEEPALIVE_TIME"}},
-	{K_INTERVAL, {"KAP_INTERVAL", "KEEPINTVL", "DD_TCP_KEEPALIVE_INTVL"}},
-	{K_COUNT, {"KAP_COUNT", "KEEPCNT", "DD_TCP_KEEPALIVE_PROBES"}},
-	{K_USER_TIMEOUT, {"KAP_USER_TIMEOUT", NULL, NULL}},
-	{K_OVERRIDE, {"KAP_OVERRIDE", NULL, NULL}},
-	{K_LOG, {"KAP_LOG", NULL, NULL}},
-	{K_LOG_TARGET, {"KAP_LOG_TARGET", NULL, NULL}},
-	{K_INCLUDE, {"KAP_INCLUDE_PROGRAMS", NULL, NULL}},
-	{K_EXCLUDE, {"KAP_EXCLUDE_PROGRAMS", NULL, NULL}},
+    {K_ENABLE, {"KAP_ENABLE", "KEEPALIVE", "DD_USE_KEEPALIVE"}},
+    {K_IDLE, {"KAP_IDLE", "KEEPIDLE", "DD_TCP_KEEPALIVE_TIME"}},
+    {K_INTERVAL, {"KAP_INTERVAL", "KEEPINTVL", "DD_TCP_KEEPALIVE_INTVL"}},
+    {K_COUNT, {"KAP_COUNT", "KEEPCNT", "DD_TCP_KEEPALIVE_PROBES"}},
+    {K_USER_TIMEOUT, {"KAP_USER_TIMEOUT", NULL, NULL}},
+    {K_OVERRIDE, {"KAP_OVERRIDE", NULL, NULL}},
+    {K_LOG, {"KAP_LOG", NULL, NULL}},
+    {K_LOG_TARGET, {"KAP_LOG_TARGET", NULL, NULL}},
+    {K_INCLUDE, {"KAP_INCLUDE_PROGRAMS", NULL, NULL}},
+    {K_EXCLUDE, {"KAP_EXCLUDE_PROGRAMS", NULL, NULL}},
 };
 
 /* Where a value came from, for the message. */
@@ -195,8 +195,8 @@ static void report_value(struct kap_config *cfg, const struct where *w, enum key
 		kap_config_diag(cfg, KAP_LOG_WARN, "%s%s: %s, allowed %s%s", loc, keys[k].name,
 				reason, keys[k].allowed, after);
 	else
-		kap_config_diag(cfg, KAP_LOG_WARN, "%s%s = %s: %s, allowed %s%s", loc,
-				keys[k].name, shown, reason, keys[k].allowed, after);
+		kap_config_diag(cfg, KAP_LOG_WARN, "%s%s = %s: %s, allowed %s%s", loc, keys[k].name,
+				shown, reason, keys[k].allowed, after);
 }
 
 static const char *value_reason(enum key k, int rc)
@@ -343,8 +343,8 @@ static int set_remote(struct kap_rule *rule, const char *v, size_t n, const char
  * NUL-terminated, n == strlen(v) > 0.  Returns 0, or -1 with *reason set and
  * nothing changed.
  */
-static int apply(struct kap_config *cfg, struct kap_rule *rule, enum key k, const char *v,
-		 size_t n, const char **reason)
+static int apply(struct kap_config *cfg, struct kap_rule *rule, enum key k, const char *v, size_t n,
+		 const char **reason)
 {
 	struct kap_params *p = rule ? &rule->params : &cfg->global;
 	long l = 0;
@@ -533,8 +533,9 @@ static void section_header(struct kap_config *cfg, struct file_state *st, const 
 	}
 	if (cfg->nrules < 0 || cfg->nrules >= KAP_MAX_RULES) {
 		show(shown, sizeof(shown), name, nn);
-		kap_config_diag(cfg, KAP_LOG_WARN, "%s:%d: too many rules, at most %d; rule '%s' skipped",
-				st->file, line, KAP_MAX_RULES, shown);
+		kap_config_diag(cfg, KAP_LOG_WARN,
+				"%s:%d: too many rules, at most %d; rule '%s' skipped", st->file,
+				line, KAP_MAX_RULES, shown);
 		return;
 	}
 	r = &cfg->rules[cfg->nrules];
@@ -644,7 +645,8 @@ void kap_config_parse_file(struct kap_config *cfg, const char *text, size_t len,
 	if (text == NULL)
 		len = 0;
 	if (len > KAP_FILE_MAX) {
-		kap_config_diag(cfg, KAP_LOG_WARN, "%s: larger than %d bytes; file ignored",
+		/* init.c refuses such a file itself; this guards other callers. */
+		kap_config_diag(cfg, KAP_LOG_ERROR, "%s: larger than %d bytes; no file used",
 				st.file, KAP_FILE_MAX);
 		return;
 	}

@@ -210,7 +210,7 @@ static int run_init(void)
 
 	if (!kap_real.socket || !kap_real.connect || !kap_real.accept || !kap_real.accept4 ||
 	    !kap_real.setsockopt)
-		return KAP_MODE_PASS;
+		return KAP_MODE_BROKEN;
 	load_config();
 	kap_config_apply_env(&cfg, env_lookup);
 	kap_log_setup(cfg.log_level, cfg.log_target);
@@ -263,11 +263,12 @@ int kap_init_slow(void)
 		}
 		sched_yield();
 	}
+	/* While we initialise, our own calls only forward: they need the pointers. */
 	kap_real_resolve();
-	return __atomic_load_n(&kap_mode, __ATOMIC_ACQUIRE) == KAP_MODE_ACTIVE;
+	return __atomic_load_n(&kap_mode, __ATOMIC_ACQUIRE);
 }
 
 __attribute__((constructor)) static void kap_constructor(void)
 {
-	kap_ready();
+	kap_init_slow();
 }

@@ -6,26 +6,24 @@
 #ifndef KAP_INIT_H
 #define KAP_INIT_H
 
+/* Internal to the library: direct, not GOT-relative, access on the hot path. */
+#pragma GCC visibility push(hidden)
+
+
 enum kap_mode {
 	KAP_MODE_UNINIT = 0,
 	KAP_MODE_INITIALIZING,
-	KAP_MODE_PASS,   /* disabled, filtered out or broken: wrappers only forward */
+	KAP_MODE_BROKEN, /* a real call could not be found: wrappers fail with ENOSYS */
+	KAP_MODE_PASS,   /* disabled or filtered out: wrappers only forward */
 	KAP_MODE_ACTIVE,
 };
 
+/* From KAP_MODE_PASS on, every kap_real pointer is valid. */
 extern int kap_mode;
 
-/* Initialises if nobody has; returns 1 when the wrappers should act. */
-int kap_init_slow(void);
+/* Initialises if nobody has; returns the mode that results. */
+int kap_init_slow(void) __attribute__((cold));
 
-/* The wrappers' first line: one load and compare once initialised. */
-static inline int kap_ready(void)
-{
-	int mode = __atomic_load_n(&kap_mode, __ATOMIC_ACQUIRE);
-
-	if (__builtin_expect(mode >= KAP_MODE_PASS, 1))
-		return mode == KAP_MODE_ACTIVE;
-	return kap_init_slow();
-}
+#pragma GCC visibility pop
 
 #endif

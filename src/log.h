@@ -7,9 +7,13 @@
 #ifndef KAP_LOG_H
 #define KAP_LOG_H
 
+
 #include <stddef.h>
 
 #include "config.h"
+
+/* Internal to the library: direct, not GOT-relative, access on the hot path. */
+#pragma GCC visibility push(hidden)
 
 extern int kap_log_level; /* enum kap_log_level; messages above it are dropped */
 
@@ -27,5 +31,7 @@ struct kap_msg {
 
 void kap_msg_str(struct kap_msg *m, const char *s);
 void kap_msg_int(struct kap_msg *m, long v);
+
+#pragma GCC visibility pop
 
 #endif

@@ -11,6 +11,7 @@
 #include "policy.h"
 #include "real.h"
 #include "rules.h"
+#include "sockopt.h"
 
 #define BIT(opt) ((uint8_t)(1u << (opt)))
 
@@ -56,6 +57,7 @@ static struct {
 	struct kap_profile profile[1 + KAP_MAX_RULES];
 	struct kap_fd *fds;
 	unsigned nfds;
+	struct kap_fd new_socket[2]; /* the entry of a socket() made socket, [1] for MPTCP */
 } pol;
 
 /* Without mptcp, no option is skipped for the socket's protocol. */
@@ -166,6 +168,9 @@ int kap_policy_setup(const struct kap_config *cfg, const struct kap_sysctl *sys)
 			pol.inbound_port |= r->port_lo > 1 || r->port_hi < 65535;
 		}
 	}
+	pol.new_socket[0] = (struct kap_fd){.flags = FD_TCP, .applied = pol.profile[0].mask};
+	pol.new_socket[1] = (struct kap_fd){.flags = FD_TCP | FD_MPTCP,
+					    .applied = pol.profile[0].mask & (uint8_t)~mptcp_skip};
 	fd_table_setup();
 	return active;
 }
@@ -223,29 +228,44 @@ static uint8_t apply(int fd, const struct kap_profile *want, const struct kap_pr
 			done |= BIT(o);
 			continue;
 		}
-		if (kap_real.setsockopt(fd, option[o].level, option[o].name, &want->value[o],
-					sizeof(int)) == 0)
+		if (kap_setsockopt_int(fd, option[o].level, option[o].name, &want->value[o]) == 0)
 			done |= BIT(o);
 	}
 	return done;
 }
 
-void kap_on_socket(int fd, int protocol)
+/*
+ * The hot path: runs for every TCP socket a program makes, so it is
+ * straight-line code, one test and one system call per option.  The values
+ * were validated at start-up and the socket is new, so the calls cannot
+ * fail for a reason of ours; whoever later relies on what the table says
+ * (override, connect) reads the socket back first.
+ */
+int kap_socket_tcp(int domain, int type, int protocol)
 {
 	const struct kap_profile *p = &pol.profile[0];
-	struct kap_fd *e = fd_entry(fd);
-	int saved_errno = errno;
-	uint8_t skip = protocol == IPPROTO_MPTCP ? mptcp_skip : 0;
-	uint8_t done = apply(fd, p, p, 0, skip);
+	int fd = kap_real.socket(domain, type, protocol);
+	int mptcp = protocol == IPPROTO_MPTCP;
 
-	errno = saved_errno;
-	if (e)
-		*e = (struct kap_fd){
-			.flags = protocol == IPPROTO_MPTCP ? FD_TCP | FD_MPTCP : FD_TCP,
-			.applied = done,
-		};
-	if (kap_log_level >= KAP_LOG_DEBUG)
-		debug_applied(fd, "socket", done, 0);
+	if (fd < 0)
+		return fd;
+	if (p->mask & BIT(KAP_OPT_IDLE))
+		kap_setsockopt_int(fd, IPPROTO_TCP, TCP_KEEPIDLE, &p->value[KAP_OPT_IDLE]);
+	if (p->mask & BIT(KAP_OPT_INTERVAL))
+		kap_setsockopt_int(fd, IPPROTO_TCP, TCP_KEEPINTVL, &p->value[KAP_OPT_INTERVAL]);
+	if (p->mask & BIT(KAP_OPT_COUNT))
+		kap_setsockopt_int(fd, IPPROTO_TCP, TCP_KEEPCNT, &p->value[KAP_OPT_COUNT]);
+	/* MPTCP has no TCP_USER_TIMEOUT: the call would only fail. */
+	if ((p->mask & BIT(KAP_OPT_USER_TIMEOUT)) && !mptcp)
+		kap_setsockopt_int(fd, IPPROTO_TCP, TCP_USER_TIMEOUT,
+				   &p->value[KAP_OPT_USER_TIMEOUT]);
+	if (p->mask & BIT(KAP_OPT_KEEPALIVE))
+		kap_setsockopt_int(fd, SOL_SOCKET, SO_KEEPALIVE, &p->value[KAP_OPT_KEEPALIVE]);
+	if ((unsigned)fd < pol.nfds)
+		pol.fds[fd] = pol.new_socket[mptcp];
+	if (__builtin_expect(kap_log_level >= KAP_LOG_DEBUG, 0))
+		debug_applied(fd, "socket", pol.new_socket[mptcp].applied, 0);
+	return fd;
 }
 
 void kap_forget(int fd)
@@ -452,11 +472,22 @@ int kap_managed_option(int level, int name)
 	}
 }
 
+/*
+ * Swallowing the application's call changes what it sees, so make sure: the
+ * entry may describe a socket that was closed, its number reused.
+ */
 int kap_keeps_option(int fd, int opt)
 {
 	const struct kap_fd *e = fd_entry(fd);
+	int v = -1, saved_errno = errno, ours;
+	socklen_t len = sizeof(v);
 
-	return pol.override && e && (e->flags & FD_TCP) && (e->applied & BIT(opt));
+	if (!pol.override || !e || !(e->flags & FD_TCP) || !(e->applied & BIT(opt)))
+		return 0;
+	ours = getsockopt(fd, option[opt].level, option[opt].name, &v, &len) == 0 &&
+	       v == pol.profile[e->profile].value[opt];
+	errno = saved_errno;
+	return ours;
 }
 
 void kap_note_app_option(int fd, int opt)

@@ -7,11 +7,15 @@
 #ifndef KAP_POLICY_H
 #define KAP_POLICY_H
 
+
 #include <netinet/in.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
 #include "config.h"
+
+/* Internal to the library: direct, not GOT-relative, access on the hot path. */
+#pragma GCC visibility push(hidden)
 
 #ifndef IPPROTO_MPTCP
 #define IPPROTO_MPTCP 262
@@ -58,7 +62,8 @@ static inline int kap_is_tcp(int domain, int type, int protocol)
 	       (protocol == 0 || protocol == IPPROTO_TCP || protocol == IPPROTO_MPTCP);
 }
 
-void kap_on_socket(int fd, int protocol);
+/* socket() for a kap_is_tcp() triple: the real call, then the global values. */
+int kap_socket_tcp(int domain, int type, int protocol);
 void kap_forget(int fd);
 void kap_on_connect(int fd, const struct sockaddr *addr, socklen_t len);
 void kap_on_accept(int listen_fd, int fd, const struct sockaddr *addr, const socklen_t *len);
@@ -69,5 +74,7 @@ int kap_managed_option(int level, int name);
 int kap_keeps_option(int fd, int opt);
 /* The application set opt on fd itself. */
 void kap_note_app_option(int fd, int opt);
+
+#pragma GCC visibility pop
 
 #endif

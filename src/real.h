@@ -7,7 +7,11 @@
 #ifndef KAP_REAL_H
 #define KAP_REAL_H
 
+
 #include <sys/socket.h>
+
+/* Internal to the library: direct, not GOT-relative, access on the hot path. */
+#pragma GCC visibility push(hidden)
 
 struct kap_real {
 	int (*socket)(int domain, int type, int protocol);
@@ -21,5 +25,7 @@ extern struct kap_real kap_real;
 
 /* Fills kap_real; idempotent, safe to call from several threads at once. */
 void kap_real_resolve(void);
+
+#pragma GCC visibility pop
 
 #endif

@@ -136,8 +136,8 @@ int kap_parse_log_level(const char *s, int *out)
 		const char *name;
 		int level;
 	} levels[] = {
-		{"off", KAP_LOG_OFF},   {"error", KAP_LOG_ERROR}, {"warn", KAP_LOG_WARN},
-		{"info", KAP_LOG_INFO}, {"debug", KAP_LOG_DEBUG},
+	    {"off", KAP_LOG_OFF},   {"error", KAP_LOG_ERROR}, {"warn", KAP_LOG_WARN},
+	    {"info", KAP_LOG_INFO}, {"debug", KAP_LOG_DEBUG},
 	};
 	size_t n, i;
 

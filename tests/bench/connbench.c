@@ -10,11 +10,14 @@
  *   -x  create the listener without the shim, then re-exec with
  *       LD_PRELOAD=PRELOAD and the listener inherited: the systemd/inetd
  *       case, where the shim never saw the listener.
- * connbench client [-i ...] [-r ROUNDS | -s ROUNDS] [-w WARMUP] PORT[,PORT...] N
+ * connbench client [-i ...] [-r|-s ROUNDS] [-b B] [-t SECS] [-w WARMUP] PORT[,PORT...] N
  *   Per round and per port: N sequential connections (connect, wait for the
  *   server's close, reset), printed as "ROUND PORTINDEX NS_PER_CONN".
  *   WARMUP connections go to each port first (default 200).  With -s each
  *   round waits for one byte on stdin (lockstep with other processes).
+ *   With -b a round is B batches of N per port, ports interleaved batch by
+ *   batch, and reports each port's fastest batch.  -t SECONDS starts no new
+ *   round after that long.
  *   Several ports interleave servers round by round in one process.
  */
 #include <errno.h>
@@ -164,11 +167,18 @@ static void one_conn(const struct sockaddr_in *a)
 
 static int client(int argc, char **argv)
 {
-	long rounds = 1, warmup = 200;
+	long rounds = 1, warmup = 200, batches = 1;
+	double limit = 0;
 	int opt, stepped = 0;
 
-	while ((opt = getopt(argc, argv, "i:r:s:w:")) != -1) {
+	while ((opt = getopt(argc, argv, "i:r:s:w:b:t:")) != -1) {
 		switch (opt) {
+		case 't':
+			limit = atof(optarg) * 1e9;
+			break;
+		case 'b':
+			batches = atol(optarg);
+			break;
 		case 's':
 			rounds = atol(optarg);
 			stepped = 1;
@@ -205,26 +215,35 @@ static int client(int argc, char **argv)
 		addr[nports].sin_port = htons((unsigned short)atoi(p));
 		nports++;
 	}
-	if (nports == 0 || n <= 0)
+	if (nports == 0 || n <= 0 || batches <= 0)
 		return 2;
 
 	for (int k = 0; k < nports; k++)
 		for (long i = 0; i < warmup; i++)
 			one_conn(&addr[k]);
+	double start = now_ns();
 	for (long r = 0; r < rounds; r++) {
+		double best[MAX_PORTS];
 		char go;
 
+		if (limit > 0 && r > 1 && now_ns() - start > limit)
+			break;
 		if (stepped && read(0, &go, 1) != 1)
 			break;
-		/* Alternate the order so that no server always runs first. */
-		for (int j = 0; j < nports; j++) {
-			int k = r % 2 ? nports - 1 - j : j;
-			double t0 = now_ns();
-			for (long i = 0; i < n; i++)
-				one_conn(&addr[k]);
-			double t1 = now_ns();
-			printf("%ld %d %.1f\n", r, k, (t1 - t0) / (double)n);
+		for (long b = 0; b < batches; b++) {
+			/* Alternate the order so that no server always runs first. */
+			for (int j = 0; j < nports; j++) {
+				int k = (r + b) % 2 ? nports - 1 - j : j;
+				double t0 = now_ns();
+				for (long i = 0; i < n; i++)
+					one_conn(&addr[k]);
+				double v = (now_ns() - t0) / (double)n;
+				if (b == 0 || v < best[k])
+					best[k] = v;
+			}
 		}
+		for (int k = 0; k < nports; k++)
+			printf("%ld %d %.1f\n", r, k, best[k]);
 		fflush(stdout);
 	}
 	return 0;

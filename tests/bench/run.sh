@@ -9,7 +9,9 @@
 #   KAP_BUILD      build directory (set by make): libkapreload.so, empty.so
 #   BENCH_SHIM     preload this object instead of libkapreload.so (e.g. a
 #                  peer library, or build/empty.so to test the harness)
-#   BENCH_ROUNDS   timed rounds per measurement (default 12)
+#   BENCH_ROUNDS   timed rounds per measurement (default 60)
+#   BENCH_BUDGET   seconds for each of the timed sections 1-4 (default 22):
+#                  a loaded machine runs fewer rounds instead of overrunning
 #   BENCH_SCALE    multiplies every loop length (default 1; 0.2 for a smoke run)
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -17,8 +19,12 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib.sh"
 unset LD_PRELOAD
 
-ROUNDS=${BENCH_ROUNDS:-12}
+ROUNDS=${BENCH_ROUNDS:-60}
+# Seconds after which a timed section starts no new round (at least 2 run).
+BUDGET=${BENCH_BUDGET:-22}
 SCALE=${BENCH_SCALE:-1}
+# A round is BATCHES short batches per condition, reporting the fastest.
+BATCHES=4
 IDLE=60 INTVL=10 CNT=5
 INLINE="$IDLE,$INTVL,$CNT"
 NEEDED_SETSOCKOPT=4 # SO_KEEPALIVE, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT
@@ -39,7 +45,17 @@ scaled() { awk -v n="$1" -v s="$SCALE" 'BEGIN { v = int(n * s); print (v < 10 ? 
 
 [ -f "$SHIM_OBJ" ] || cannot "$SHIM_OBJ not found (run make first)"
 [ -f "$EMPTY" ] || cannot "$EMPTY not found (make build/empty.so)"
+# Benchmark private copies: a rebuild during the run must not mix two
+# libraries into one table. Both sit in one directory so that start-up
+# compares like with like.
+mkdir -p "$T_TMP/lib" || cannot "mkdir"
+cp "$SHIM_OBJ" "$EMPTY" "$T_TMP/lib/" || cannot "copying the libraries"
+shim_sum=$(sha256sum "$SHIM_OBJ" | cut -c1-12)
+SHIM=${SHIM//"$SHIM_OBJ"/"$T_TMP/lib/${SHIM_OBJ##*/}"}
+EMPTY=$T_TMP/lib/${EMPTY##*/}
 have "${CC:-cc}" || cannot "no C compiler"
+
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # --- build the benchmark programs -----------------------------------------
 mkdir -p "$BIN" || cannot "mkdir $BIN"
@@ -93,11 +109,8 @@ pair() {
 
 ROWS=()
 # row SECTION MEASUREMENT BASELINE VALUE SPREAD ABSOLUTE TARGET RESULT
-row() {
-	local r
-	r=$(printf '%-2s %-42s %-14s %-8s %-15s %-30s %-9s %s' "$@")
-	ROWS+=("$r")
-}
+row_fmt() { printf '%-2s %-44s %-13s %-8s %-15s %-40s %-11s %s\n' "$@"; }
+row() { ROWS+=("$(row_fmt "$@")"); }
 # verdict VALUE OP LIMIT: PASS or MISS (OP is <= or >= or ==)
 verdict() {
 	awk -v v="$1" -v op="$2" -v l="$3" 'BEGIN {
@@ -110,11 +123,13 @@ timed_row() {
 	local file=$1 a=$2 b=$3 mode=$4 sec=$5 name=$6 bname=$7 unit=$8 op=${9:-} lim=${10:-}
 	local med lo hi ma mb n abs target result
 	read -r med lo hi ma mb n < <(pair "$file" "$a" "$b" "$mode")
+	[ "$n" -gt 0 ] || cannot "no rounds for $name"
 	case $unit in
 	ns/op | ns/conn) abs=$(printf '%.0f vs %.0f %s' "$ma" "$mb" "$unit") ;;
 	conn/s) abs=$(awk -v a="$ma" -v b="$mb" 'BEGIN { printf "%.0f vs %.0f conn/s", 1e9 / a, 1e9 / b }') ;;
 	us) abs=$(awk -v a="$ma" -v b="$mb" 'BEGIN { printf "%.1f vs %.1f us", a / 1e3, b / 1e3 }') ;;
 	esac
+	abs="$abs, n=$n"
 	target="-" result="info"
 	if [ -n "$op" ]; then
 		target="$op$lim"
@@ -122,27 +137,6 @@ timed_row() {
 	fi
 	row "$sec" "$name" "$bname" "${med}x" "[$lo-$hi]" "$abs" "$target" "$result"
 }
-
-# --- 1. socket path -----------------------------------------------------------
-N_SOCK=$(scaled 20000)
-sock_data=$T_TMP/sock.dat
-: >"$sock_data"
-sock_conds=(shim none inline)
-for ((r = 0; r <= ROUNDS; r++)); do
-	say "socket path round $r/$ROUNDS (round 0 is warm-up)"
-	for ((j = 0; j < 3; j++)); do
-		c=${sock_conds[(r + j) % 3]}
-		case $c in
-		shim) out=$(LD_PRELOAD=$SHIM "${PIN_LOOP[@]}" "$BIN/sockloop" tcp "$N_SOCK") ;;
-		none) out=$("${PIN_LOOP[@]}" "$BIN/sockloop" tcp "$N_SOCK") ;;
-		inline) out=$("${PIN_LOOP[@]}" "$BIN/sockloop" -i "$INLINE" tcp "$N_SOCK") ;;
-		esac || cannot "sockloop ($c) failed"
-		echo "$c $r ${out#ns_per_op }" >>"$sock_data"
-	done
-done
-timed_row "$sock_data" shim inline time 1 "socket()+close() TCP: shim" "inline" ns/op "<=" 1.03
-timed_row "$sock_data" shim none time 1 "socket()+close() TCP: shim" "no shim" ns/op
-timed_row "$sock_data" inline none time 1 "socket()+close() TCP: inline" "no shim" ns/op
 
 # --- servers for 2 and 3 ------------------------------------------------------
 # start_server NAME PRELOAD ARGS...: starts a pinned server, sets PORT.
@@ -170,8 +164,62 @@ stop_servers() {
 	T_PIDS=()
 }
 
+# --- lockstep driver ------------------------------------------------------------
+# lockstep OUT ROUNDS SPEC...: one process per condition (SPEC is
+# "LABEL|PRELOAD|ARGS", ARGS split on blanks), started once and kept alive;
+# each round pokes them one after the other, in an order that rotates, and
+# appends "LABEL ROUND VALUE" (the last field of each reply) to OUT. The
+# command is LS_CMD, the condition's ARGS, then LS_TAIL. Start-up stays out
+# of the figures and every condition sees the same drift of a shared machine.
+LS_CMD=() LS_TAIL=()
+lockstep() {
+	local out=$1 rounds=$2 name=$3
+	shift 3
+	local specs=("$@") n=$# i j r label preload args line fdw fdr
+	local -a win wout labels
+	for ((i = 0; i < n; i++)); do
+		IFS='|' read -r label preload args <<<"${specs[i]}"
+		labels[i]=$label
+		rm -f "$T_TMP/ls.in.$i" "$T_TMP/ls.out.$i"
+		mkfifo "$T_TMP/ls.in.$i" "$T_TMP/ls.out.$i" || cannot "mkfifo"
+		# shellcheck disable=SC2086 # args is a word list by construction
+		LD_PRELOAD=$preload "${PIN_LOOP[@]}" "${LS_CMD[@]}" $args "${LS_TAIL[@]}" \
+			<"$T_TMP/ls.in.$i" >"$T_TMP/ls.out.$i" &
+		T_PIDS+=("$!")
+		# Opening in this order releases the child's two blocking opens.
+		exec {fdw}>"$T_TMP/ls.in.$i" {fdr}<"$T_TMP/ls.out.$i"
+		win[i]=$fdw wout[i]=$fdr
+	done
+	local t0=$SECONDS
+	for ((r = 0; r <= rounds; r++)); do
+		((r > 2 && SECONDS - t0 > BUDGET)) && break
+		((r % 5 == 0)) && say "$name round $r/$rounds (round 0 is warm-up)"
+		for ((j = 0; j < n; j++)); do
+			i=$(((r + j) % n))
+			echo >&"${win[i]}"
+			IFS= read -r -t 120 line <&"${wout[i]}" || cannot "$name: ${labels[i]} gave no answer"
+			echo "${labels[i]} $r ${line##* }" >>"$out"
+		done
+	done
+	for ((i = 0; i < n; i++)); do
+		fdw=${win[i]} fdr=${wout[i]}
+		exec {fdw}>&- {fdr}<&-
+	done
+	stop_servers
+}
+
+# --- 1. socket path -----------------------------------------------------------
+N_SOCK=$(scaled 1000)
+sock_data=$T_TMP/sock.dat
+: >"$sock_data"
+LS_CMD=("$BIN/sockloop" -b "$BATCHES" -s "$((ROUNDS + 1))") LS_TAIL=(tcp "$N_SOCK")
+lockstep "$sock_data" "$ROUNDS" "socket path" "shim|$SHIM|" "none||" "inline||-i $INLINE"
+timed_row "$sock_data" shim inline time 1 "socket()+close() TCP: shim" "inline" ns/op "<=" 1.03
+timed_row "$sock_data" shim none time 1 "socket()+close() TCP: shim" "no shim" ns/op
+timed_row "$sock_data" inline none time 1 "socket()+close() TCP: inline" "no shim" ns/op
+
 # --- 2. accept path: three servers, one client alternating between them -----
-N_CONN=$(scaled 2000)
+N_CONN=$(scaled 100)
 say "accept path: starting servers"
 start_server acc-shim "$SHIM"
 p_shim=$PORT
@@ -181,8 +229,9 @@ start_server acc-inline "" -i "$INLINE"
 p_inline=$PORT
 acc_data=$T_TMP/accept.dat
 : >"$acc_data"
-say "accept path: $((ROUNDS + 1)) rounds x 3 servers x $N_CONN connections"
-"${PIN_LOOP[@]}" "$BIN/connbench" client -r "$((ROUNDS + 1))" "$p_shim,$p_none,$p_inline" \
+say "accept path: $((ROUNDS + 1)) rounds x 3 servers x $N_CONN connections, one client"
+"${PIN_LOOP[@]}" "$BIN/connbench" client -b "$BATCHES" -t "$BUDGET" -r "$((ROUNDS + 1))" \
+	"$p_shim,$p_none,$p_inline" \
 	"$N_CONN" >"$T_TMP/accept.raw" || cannot "accept-path client failed"
 awk 'BEGIN { split("shim none inline", name) } { print name[$2 + 1], $1, $3 }' \
 	"$T_TMP/accept.raw" >"$acc_data"
@@ -195,27 +244,16 @@ timed_row "$acc_data" shim inline rate 2 "accept rate: server under shim" "inlin
 start_server conn-none ""
 con_data=$T_TMP/connect.dat
 : >"$con_data"
-for ((r = 0; r <= ROUNDS; r++)); do
-	say "connect path round $r/$ROUNDS"
-	for ((j = 0; j < 3; j++)); do
-		c=${sock_conds[(r + j) % 3]}
-		case $c in
-		shim) out=$(LD_PRELOAD=$SHIM "${PIN_LOOP[@]}" "$BIN/connbench" client -w 50 "$PORT" "$N_CONN") ;;
-		none) out=$("${PIN_LOOP[@]}" "$BIN/connbench" client -w 50 "$PORT" "$N_CONN") ;;
-		inline) out=$("${PIN_LOOP[@]}" "$BIN/connbench" client -w 50 -i "$INLINE" "$PORT" "$N_CONN") ;;
-		esac || cannot "connect-path client ($c) failed"
-		echo "$c $r ${out##* }" >>"$con_data"
-	done
-done
-stop_servers
+LS_CMD=("$BIN/connbench" client -w 50 -b "$BATCHES" -s "$((ROUNDS + 1))") LS_TAIL=("$PORT" "$N_CONN")
+lockstep "$con_data" "$ROUNDS" "connect path" "shim|$SHIM|" "none||" "inline||-i $INLINE"
 timed_row "$con_data" shim none rate 3 "connect rate: client under shim" "no shim" conn/s
 timed_row "$con_data" inline none rate 3 "connect rate: client inline" "no shim" conn/s
 timed_row "$con_data" shim inline rate 3 "connect rate: client under shim" "inline client" conn/s
 
 # --- 4. process start-up ------------------------------------------------------
-K_SPAWN=$(scaled 150)
+K_SPAWN=$(scaled 100)
 say "start-up: $((ROUNDS + 1)) rounds x $K_SPAWN spawns x 3 conditions of /bin/true"
-"${PIN_LOOP[@]}" "$BIN/spawnloop" "$((ROUNDS + 1))" "$K_SPAWN" /bin/true "$SHIM" "$EMPTY" - \
+"${PIN_LOOP[@]}" "$BIN/spawnloop" -t "$BUDGET" "$((ROUNDS + 1))" "$K_SPAWN" /bin/true "$SHIM" "$EMPTY" - \
 	>"$T_TMP/spawn.raw" || cannot "spawnloop failed"
 awk 'BEGIN { split("shim empty none", name) } { print name[$2 + 1], $1, $3 }' \
 	"$T_TMP/spawn.raw" >"$T_TMP/spawn.dat"
@@ -328,7 +366,9 @@ syscall_row() { # LABEL-SHIM LABEL-NONE NAME UNIT TARGET-KIND
 		;;
 	*) target="-" verdict_s=info ;;
 	esac
-	row 5 "$3" "no shim" "+$total" "${names# }" "$shimtot vs $nonetot $4" "$target" "$verdict_s"
+	names=${names# }
+	row 5 "$3" "no shim" "+$total" "-" "$shimtot vs $nonetot $4${names:+ ($names)}" "$target" \
+		"$verdict_s"
 }
 syscall_row tcp-shim tcp-none "syscalls per TCP socket()+close()" "calls" needed
 syscall_row udp-shim udp-none "syscalls per UDP socket()+close()" "calls" zero
@@ -393,16 +433,16 @@ done
 	add_conn_inl=$(awk -v a="$ir_conn_inline" -v b="$ir_conn_none" 'BEGIN { print a - b }')
 	ir_none_tcp=$ir_tcp_none
 }
-ratio_tcp=$(awk -v a="$add_tcp" -v b="$add_inl" 'BEGIN { printf "%.2f", b > 0 ? a / b : 0 }')
-ratio_conn=$(awk -v a="$add_conn" -v b="$add_conn_inl" 'BEGIN { printf "%.2f", b > 0 ? a / b : 0 }')
-row 5 "instructions added per TCP socket(): shim" "inline adds" "${ratio_tcp}x" "deterministic" \
-	"+$add_tcp vs +$add_inl Ir (base $ir_none_tcp)" "<=1.3x" "$(verdict "$ratio_tcp" "<=" 1.3)"
-row 5 "instructions added per UDP socket(): shim" "no shim" "+$add_udp" "deterministic" \
-	"Ir per socket()+close()" "<=15" "$(verdict "$add_udp" "<=" 15)"
-row 5 "instructions added per AF_UNIX socket()" "no shim" "+$add_unix" "deterministic" \
-	"Ir per socket()+close()" "<=15" "$(verdict "$add_unix" "<=" 15)"
-row 5 "instructions added per connection: shim" "inline adds" "${ratio_conn}x" "deterministic" \
-	"+$add_conn vs +$add_conn_inl Ir" "-" "info"
+ratio_tcp=$(awk -v a="$add_tcp" -v b="$add_inl" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "nan" }')
+ratio_conn=$(awk -v a="$add_conn" -v b="$add_conn_inl" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "nan" }')
+row 5 "Ir added per TCP socket(): shim" "inline adds" "${ratio_tcp}x" "-" \
+	"+$add_tcp vs +$add_inl Ir (no shim: $ir_none_tcp)" "<=1.3x" "$(verdict "$ratio_tcp" "<=" 1.3)"
+row 5 "Ir added per UDP socket(): shim" "no shim" "+$add_udp" "-" \
+	"$ir_udp_shim vs $ir_udp_none Ir per socket()+close()" "<=+15" "$(verdict "$add_udp" "<=" 15)"
+row 5 "Ir added per AF_UNIX socket(): shim" "no shim" "+$add_unix" "-" \
+	"$ir_unix_shim vs $ir_unix_none Ir per socket()+close()" "<=+15" "$(verdict "$add_unix" "<=" 15)"
+row 5 "Ir added per connection, both ends: shim" "inline adds" "${ratio_conn}x" "-" \
+	"+$add_conn vs +$add_conn_inl Ir (no shim: $ir_conn_none)" "-" "info"
 
 # --- 6. nothing per call: allocation, locks, environment, stdio --------------
 N_CNT=$(scaled 2000)
@@ -417,54 +457,62 @@ for k in tcp udp unix conn; do
 		$((cnt_total[3] + ${s#*=})))
 	[ -n "${rest:-}" ] && cnt_detail="$cnt_detail $k:[$rest]"
 done
-# The counter must see calls, or its zeros prove nothing.
-ctl=$(LD_PRELOAD="$SHIM $LIBCOUNT" "$BIN/sockloop" -C -w 20 udp 100 2>&1 >/dev/null | grep '^kapcount ')
-if [ "$ctl" = "kapcount alloc=200 lock=100 getenv=100 stdio=100 malloc=100 free=100 pthread_mutex_lock=100 getenv=100 fwrite=100" ]; then
+# The counter must see calls, or its zeros prove nothing: the control loop
+# makes one call of each kind per iteration from the program itself.
+ctl=$(LD_PRELOAD="$SHIM $LIBCOUNT" "$BIN/sockloop" -C -w 20 udp 100 2>&1 >/dev/null |
+	grep '^kapcount ')
+ctl_want="kapcount alloc=200 lock=100 getenv=100 stdio=100 malloc=100 free=100"
+ctl_want="$ctl_want pthread_mutex_lock=100 getenv=100 fwrite=100"
+if [ "$ctl" = "$ctl_want" ]; then
 	ctl_ok="control ok"
 else
-	ctl_ok="CONTROL BROKEN: $ctl"
+	ctl_ok="CONTROL FAILED"
+	cnt_detail="$cnt_detail control:[$ctl] (expected [$ctl_want])"
 fi
 cnt_sum=$((cnt_total[0] + cnt_total[1] + cnt_total[2] + cnt_total[3]))
 cnt_verdict=$(verdict "$cnt_sum" "==" 0)
-case $ctl_ok in CONTROL*) cnt_verdict="n/a" ;; esac
-row 6 "alloc/lock/getenv/stdio calls in hot loops" "0" \
-	"${cnt_total[0]}/${cnt_total[1]}/${cnt_total[2]}/${cnt_total[3]}" "$ctl_ok" \
-	"over 4x$N_CNT ops (tcp,udp,unix,conn)" "0/0/0/0" "$cnt_verdict"
+[ "$ctl_ok" = "control ok" ] || cnt_verdict="n/a"
+row 6 "alloc/lock/getenv/stdio calls per op" "none" \
+	"${cnt_total[0]}/${cnt_total[1]}/${cnt_total[2]}/${cnt_total[3]}" "-" \
+	"in 4x$N_CNT ops (tcp,udp,unix,conn); $ctl_ok" "0/0/0/0" "$cnt_verdict"
 
 # --- the table ---------------------------------------------------------------
 cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 glibc=$(getconf GNU_LIBC_VERSION 2>/dev/null || echo unknown)
 echo "libkapreload benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "machine: ${cpu:-unknown cpu}, $ncpu cpus, Linux $(uname -r), $glibc"
-echo "shim: $SHIM_OBJ (KAP_IDLE=$IDLE KAP_INTERVAL=$INTVL KAP_COUNT=$CNT KAP_CONFIG=:" \
+echo "shim: $SHIM_OBJ, sha256 $shim_sum (KAP_IDLE=$IDLE KAP_INTERVAL=$INTVL KAP_COUNT=$CNT KAP_CONFIG=:" \
 	"$NEEDED_SETSOCKOPT setsockopt per TCP socket)"
 echo "method: ratio = A/B per round for times, B/A for rates (>1 = A faster); $ROUNDS rounds" \
-	"A B A B after 1 warm-up round; median [min-max]; $pin_note"
-echo "loops: socket $N_SOCK/round, connections $N_CONN/round, spawns $K_SPAWN/round;" \
-	"strace N=$N_ST vs 2N, callgrind N=$N_CG vs 2N"
+	"A B A B after 1 warm-up round; median [min-max] over rounds; $pin_note"
+echo "rounds: sections 1-3 fastest of $BATCHES batches of $N_SOCK sockets / $N_CONN connections;" \
+	"section 4 median of $K_SPAWN spawns each; strace N=$N_ST vs 2N, callgrind N=$N_CG vs 2N"
+echo "load average at start: $load_start"
 echo
-row "#" "measurement (A)" "baseline (B)" "value" "spread" "absolute (median A vs B)" "target" "result"
-printf '%s\n' "${ROWS[-1]}"
-unset 'ROWS[-1]'
+row_fmt "#" "measurement (A)" "baseline (B)" "value" "[min-max]" "absolute (median A vs B) / detail" \
+	"target" "result"
 printf '%s\n' "${ROWS[@]}"
 [ -n "$cnt_detail" ] && echo "per-call calls seen:$cnt_detail"
 
 # --- where the shim's instructions go (callgrind, TCP socket()+close()) -------
 # Per-function self cost per iteration, shim run minus no-shim run.
 cg_funcs() { # FILE: "function Ir" per function (self cost), objects kept in the name
-	callgrind_annotate --inclusive=no --threshold=100 "$1" 2>/dev/null |
-		awk '$1 ~ /^[0-9,]+$/ && NF >= 2 {
+	callgrind_annotate --auto=no --inclusive=no --threshold=100 "$1" 2>/dev/null |
+		awk '$1 ~ /^[0-9,]+$/ && NF >= 2 && !/PROGRAM TOTALS/ {
 			ir = $1; gsub(",", "", ir); name = $0
-			sub(/^ *[0-9,]+ *(\([ 0-9.%]*\))? */, "", name); gsub(/ /, "_", name)
+			sub(/^ *[0-9,]+ *(\([ 0-9.%]*\))? */, "", name)
+			gsub(/\[[^]]*\//, "[", name); gsub(/ /, "_", name)
 			print name, ir }'
 }
-if have callgrind_annotate; then
-	echo
-	echo "where the added instructions go (TCP socket()+close(), self Ir per call, shim minus no shim):"
+# cg_breakdown KIND TITLE: per-function self Ir per iteration, shim minus no shim.
+cg_breakdown() {
+	local c
 	for c in shim none; do
-		cg_funcs "$T_TMP/cg.tcp-$c.$N_CG" >"$T_TMP/fn.$c.1"
-		cg_funcs "$T_TMP/cg.tcp-$c.$((2 * N_CG))" >"$T_TMP/fn.$c.2"
+		cg_funcs "$T_TMP/cg.$1-$c.$N_CG" >"$T_TMP/fn.$c.1"
+		cg_funcs "$T_TMP/cg.$1-$c.$((2 * N_CG))" >"$T_TMP/fn.$c.2"
 	done
+	echo
+	echo "where the added instructions go, $2 (self Ir per iteration, shim minus no shim):"
 	awk -v n="$N_CG" '{ v[tag, $1] = $2; k[$1] = 1 }
 	END {
 		for (f in k) {
@@ -473,7 +521,11 @@ if have callgrind_annotate; then
 		}
 	}' tag=s1 "$T_TMP/fn.shim.1" tag=s2 "$T_TMP/fn.shim.2" \
 		tag=n1 "$T_TMP/fn.none.1" tag=n2 "$T_TMP/fn.none.2" |
-		sort -rn | head -n 15
+		sort -rn | head -n 12
+}
+if have callgrind_annotate; then
+	cg_breakdown tcp "TCP socket()+close()"
+	cg_breakdown conn "one connection, socket+connect+accept at both ends"
 fi
 say "done"
 exit 0

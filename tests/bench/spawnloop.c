@@ -3,9 +3,10 @@
  * several LD_PRELOAD values interleaved one spawn at a time (A B C A B C),
  * so that drift on a shared machine hits every condition alike.
  *
- * usage: spawnloop ROUNDS K PROG PRELOAD...   ("-" = nothing preloaded)
+ * usage: spawnloop [-t SECONDS] ROUNDS K PROG PRELOAD...   ("-" = nothing)
  * Prints "ROUND CONDITION MEDIAN_NS" per round and condition, each the
- * median of K spawn+wait times.
+ * median of K spawn+wait times.  -t starts no new round after SECONDS, so
+ * that an overloaded machine shortens the run instead of stretching it.
  */
 #include <spawn.h>
 #include <stdio.h>
@@ -76,13 +77,24 @@ static double spawn_once(char *prog, char **env)
 
 int main(int argc, char **argv)
 {
+	double limit = 0;
+	int opt;
+
+	while ((opt = getopt(argc, argv, "+t:")) != -1) {
+		if (opt != 't')
+			return 2;
+		limit = atof(optarg) * 1e9;
+	}
+	argc -= optind - 1;
+	argv += optind - 1;
 	if (argc < 5) {
-		fprintf(stderr, "usage: spawnloop ROUNDS K PROG PRELOAD...\n");
+		fprintf(stderr, "usage: spawnloop [-t SECONDS] ROUNDS K PROG PRELOAD...\n");
 		return 2;
 	}
 	long rounds = atol(argv[1]), k = atol(argv[2]);
 	char *prog = argv[3];
 	int nc = argc - 4;
+	double start = now_ns();
 	if (rounds <= 0 || k <= 0)
 		return 2;
 
@@ -102,6 +114,8 @@ int main(int argc, char **argv)
 			spawn_once(prog, envs[c]);
 
 	for (long r = 0; r < rounds; r++) {
+		if (limit > 0 && r > 1 && now_ns() - start > limit)
+			break;
 		for (long i = 0; i < k; i++)
 			for (int j = 0; j < nc; j++) {
 				int c = (int)((i + j) % nc);

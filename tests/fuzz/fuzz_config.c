@@ -24,13 +24,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define MARKER "\n@@env\n"
 
 static const char *const env_names[] = {
-	"KAP_ENABLE",	    "KEEPALIVE",	     "DD_USE_KEEPALIVE",
-	"KAP_IDLE",	    "KEEPIDLE",		     "DD_TCP_KEEPALIVE_TIME",
-	"KAP_INTERVAL",	    "KEEPINTVL",	     "DD_TCP_KEEPALIVE_INTVL",
-	"KAP_COUNT",	    "KEEPCNT",		     "DD_TCP_KEEPALIVE_PROBES",
-	"KAP_USER_TIMEOUT", "KAP_OVERRIDE",	     "KAP_LOG",
-	"KAP_LOG_TARGET",   "KAP_INCLUDE_PROGRAMS", "KAP_EXCLUDE_PROGRAMS",
-	"KAP_CONFIG",
+    "KAP_ENABLE",
+    "KEEPALIVE",
+    "DD_USE_KEEPALIVE",
+    "KAP_IDLE",
+    "KEEPIDLE",
+    "DD_TCP_KEEPALIVE_TIME",
+    "KAP_INTERVAL",
+    "KEEPINTVL",
+    "DD_TCP_KEEPALIVE_INTVL",
+    "KAP_COUNT",
+    "KEEPCNT",
+    "DD_TCP_KEEPALIVE_PROBES",
+    "KAP_USER_TIMEOUT",
+    "KAP_OVERRIDE",
+    "KAP_LOG",
+    "KAP_LOG_TARGET",
+    "KAP_INCLUDE_PROGRAMS",
+    "KAP_EXCLUDE_PROGRAMS",
+    "KAP_CONFIG",
 };
 #define NENV (sizeof(env_names) / sizeof(env_names[0]))
 
@@ -53,6 +65,11 @@ static void setup_env(const uint8_t *p, size_t n)
 {
 	size_t i, pos = 0;
 
+	if (p == NULL) {
+		for (i = 0; i < NENV; i++)
+			env_values[i] = NULL;
+		return;
+	}
 	if (n >= sizeof(env_buf))
 		n = sizeof(env_buf) - 1;
 	memcpy(env_buf, p, n);

@@ -2,6 +2,10 @@
 # shellcheck shell=bash disable=SC2034 # the variables are for the sourcing scripts
 
 KT_PROBE=$KAP_BIN/tcpprobe
+# The interpreter itself: "python3" may be a wrapper script (pyenv) whose own
+# processes would load the shim too and confuse per-process checks.
+KT_PY=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null)
+KT_PY=${KT_PY:-python3}
 
 # The kernel defaults getsockopt reports for a socket nobody configured.
 KT_DEF_IDLE=$(cat /proc/sys/net/ipv4/tcp_keepalive_time)
@@ -120,13 +124,13 @@ def line(s):
         g(socket.IPPROTO_TCP, socket.TCP_KEEPCNT),
         g(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT))
 '
-# python3 -c "$KT_PY_CLIENT" HOST PORT HOLD
+# "$KT_PY" -c "$KT_PY_CLIENT" HOST PORT HOLD
 KT_PY_CLIENT=$KT_PY_LINE'
 s = socket.create_connection((sys.argv[1], int(sys.argv[2])))
 print(line(s), flush=True)
 time.sleep(float(sys.argv[3]))
 '
-# python3 -c "$KT_PY_SERVER" ADDR N HOLD: prints "listening PORT", then
+# "$KT_PY" -c "$KT_PY_SERVER" ADDR N HOLD: prints "listening PORT", then
 # "accepted LINE" for each of N connections (socket.accept is accept4).
 KT_PY_SERVER=$KT_PY_LINE'
 fam = socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET

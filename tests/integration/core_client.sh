@@ -40,9 +40,9 @@ t_eq client_c_user_timeout_only \
 	"keepalive=1 idle=$KT_DEF_IDLE interval=$KT_DEF_INTVL count=$KT_DEF_CNT user_timeout=12345" "$got"
 
 # Python's own getsockopt view.
-got=$("${KT_SHIM[@]}" "${cfg[@]}" python3 -c "$KT_PY_CLIENT" 127.0.0.1 "$port" 0)
+got=$("${KT_SHIM[@]}" "${cfg[@]}" "$KT_PY" -c "$KT_PY_CLIENT" 127.0.0.1 "$port" 0)
 t_eq client_py_values "$want" "$got"
-got=$("${KT_NOSHIM[@]}" "${cfg[@]}" python3 -c "$KT_PY_CLIENT" 127.0.0.1 "$port" 0)
+got=$("${KT_NOSHIM[@]}" "${cfg[@]}" "$KT_PY" -c "$KT_PY_CLIENT" 127.0.0.1 "$port" 0)
 t_eq client_py_noshim_untouched "$KT_UNTOUCHED" "$got"
 
 # From outside (ss timer, pidfd_getfd) on held connections.
@@ -51,8 +51,8 @@ kt_check_connected client_c_held shim "$port" \
 kt_check_connected client_c_held_noshim noshim "$port" \
 	"${KT_NOSHIM[@]}" "${KT_CFG[@]}" "$KT_PROBE" client 127.0.0.1 "$port" --hold -1
 kt_check_connected client_py_held shim "$port" \
-	"${KT_SHIM[@]}" "${KT_CFG[@]}" python3 -c "$KT_PY_CLIENT" 127.0.0.1 "$port" 60
+	"${KT_SHIM[@]}" "${KT_CFG[@]}" "$KT_PY" -c "$KT_PY_CLIENT" 127.0.0.1 "$port" 60
 kt_check_connected client_py_held_noshim noshim "$port" \
-	"${KT_NOSHIM[@]}" "${KT_CFG[@]}" python3 -c "$KT_PY_CLIENT" 127.0.0.1 "$port" 60
+	"${KT_NOSHIM[@]}" "${KT_CFG[@]}" "$KT_PY" -c "$KT_PY_CLIENT" 127.0.0.1 "$port" 60
 
 t_done

@@ -89,9 +89,9 @@ except OSError as e:
     out.append("accept=" + errno.errorcode[e.errno])
 print(" ".join(out))
 '
-want=$("${KT_NOSHIM[@]}" python3 -c "$py_errno" "$port")
+want=$("${KT_NOSHIM[@]}" "$KT_PY" -c "$py_errno" "$port")
 t_eq errno_py_baseline "connect_ex=EINPROGRESS badproto=EPROTONOSUPPORT accept=EAGAIN" "$want"
-got=$("${KT_SHIM[@]}" "${KT_CFG[@]}" KAP_USER_TIMEOUT=5000 python3 -c "$py_errno" "$port")
+got=$("${KT_SHIM[@]}" "${KT_CFG[@]}" KAP_USER_TIMEOUT=5000 "$KT_PY" -c "$py_errno" "$port")
 t_eq errno_py_shim "$want" "$got"
 
 kt_stop "$srv_pid"

@@ -25,9 +25,9 @@ kt_check_connected ipv6_client_c shim "$port" \
 kt_check_connected ipv6_client_c_noshim noshim "$port" \
 	"${KT_NOSHIM[@]}" "${KT_CFG[@]}" "$KT_PROBE" client ::1 "$port" --hold -1
 kt_check_connected ipv6_client_py shim "$port" \
-	"${KT_SHIM[@]}" "${KT_CFG[@]}" python3 -c "$KT_PY_CLIENT" ::1 "$port" 60
+	"${KT_SHIM[@]}" "${KT_CFG[@]}" "$KT_PY" -c "$KT_PY_CLIENT" ::1 "$port" 60
 kt_check_connected ipv6_client_py_noshim noshim "$port" \
-	"${KT_NOSHIM[@]}" "${KT_CFG[@]}" python3 -c "$KT_PY_CLIENT" ::1 "$port" 60
+	"${KT_NOSHIM[@]}" "${KT_CFG[@]}" "$KT_PY" -c "$KT_PY_CLIENT" ::1 "$port" 60
 got=$("${KT_SHIM[@]}" "${KT_CFG[@]}" "$KT_PROBE" client ::1 "$port" --raw)
 t_eq ipv6_client_raw_socket_configured_at_connect "$KT_WANT" "$got"
 kt_stop "$srv_pid"
@@ -40,9 +40,9 @@ kt_check_accepted ipv6_server_c_accept4 shim ::1 \
 kt_check_accepted ipv6_server_c_noshim noshim ::1 \
 	"${KT_NOSHIM[@]}" "${KT_CFG[@]}" "$KT_PROBE" server 0 --bind ::1 --hold -1
 kt_check_accepted ipv6_server_py shim ::1 \
-	"${KT_SHIM[@]}" "${KT_CFG[@]}" python3 -c "$KT_PY_SERVER" ::1 1 60
+	"${KT_SHIM[@]}" "${KT_CFG[@]}" "$KT_PY" -c "$KT_PY_SERVER" ::1 1 60
 kt_check_accepted ipv6_server_py_noshim noshim ::1 \
-	"${KT_NOSHIM[@]}" "${KT_CFG[@]}" python3 -c "$KT_PY_SERVER" ::1 1 60
+	"${KT_NOSHIM[@]}" "${KT_CFG[@]}" "$KT_PY" -c "$KT_PY_SERVER" ::1 1 60
 # Dual-stack listener, IPv4 client: the accepted socket is AF_INET6 (mapped).
 kt_check_accepted ipv6_dualstack_v4_client shim 127.0.0.1 \
 	"${KT_SHIM[@]}" "${KT_CFG[@]}" "$KT_PROBE" server 0 --bind :: --hold -1

@@ -21,9 +21,9 @@ kt_check_accepted server_accept4_nulladdr shim 127.0.0.1 \
 kt_check_accepted server_accept4_noshim noshim 127.0.0.1 \
 	"${KT_NOSHIM[@]}" "${KT_CFG[@]}" "$KT_PROBE" server 0 --accept4 --hold -1
 kt_check_accepted server_py shim 127.0.0.1 \
-	"${KT_SHIM[@]}" "${KT_CFG[@]}" python3 -c "$KT_PY_SERVER" 127.0.0.1 1 60
+	"${KT_SHIM[@]}" "${KT_CFG[@]}" "$KT_PY" -c "$KT_PY_SERVER" 127.0.0.1 1 60
 kt_check_accepted server_py_noshim noshim 127.0.0.1 \
-	"${KT_NOSHIM[@]}" "${KT_CFG[@]}" python3 -c "$KT_PY_SERVER" 127.0.0.1 1 60
+	"${KT_NOSHIM[@]}" "${KT_CFG[@]}" "$KT_PY" -c "$KT_PY_SERVER" 127.0.0.1 1 60
 
 # A parent without the shim makes the listener and execs the server with
 # LD_PRELOAD=KT_CHILD_PRELOAD (empty: none); python3 PARENT PROGRAM ARGS...
@@ -45,17 +45,17 @@ for mode in accept accept4; do
 	flag=()
 	[ "$mode" = accept4 ] && flag=(--accept4)
 	kt_check_accepted "server_inherited_${mode}" shim 127.0.0.1 \
-		"${KT_NOSHIM[@]}" "${KT_CFG[@]}" KT_CHILD_PRELOAD="$KAP_PRELOAD" python3 -c "$parent" \
+		"${KT_NOSHIM[@]}" "${KT_CFG[@]}" KT_CHILD_PRELOAD="$KAP_PRELOAD" "$KT_PY" -c "$parent" \
 		"$KT_PROBE" server 0 --fd '{fd}' "${flag[@]}" --hold -1
 done
 kt_check_accepted server_inherited_noshim noshim 127.0.0.1 \
-	"${KT_NOSHIM[@]}" "${KT_CFG[@]}" KT_CHILD_PRELOAD= python3 -c "$parent" \
+	"${KT_NOSHIM[@]}" "${KT_CFG[@]}" KT_CHILD_PRELOAD= "$KT_PY" -c "$parent" \
 	"$KT_PROBE" server 0 --fd '{fd}' --hold -1
 
 # The premise of the inherited case: the listener itself is not configured,
 # so the accepted socket's values cannot have come from the listener.
 kt_bg "$T_TMP/inh" "${KT_NOSHIM[@]}" "${KT_CFG[@]}" KT_CHILD_PRELOAD="$KAP_PRELOAD" \
-	python3 -c "$parent" "$KT_PROBE" server 0 --fd '{fd}' --hold -1
+	"$KT_PY" -c "$parent" "$KT_PROBE" server 0 --fd '{fd}' --hold -1
 if port=$(kt_port "$T_TMP/inh"); then
 	t_contains server_inherited_listener_untouched "rport=0 $KT_UNTOUCHED" \
 		"$("$KT_PROBE" peek "$KT_PID" "$port")"

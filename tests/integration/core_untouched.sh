@@ -25,7 +25,7 @@ for name, s in (("udp4", S(socket.AF_INET, socket.SOCK_DGRAM)),
                 ("unix-pair", socket.socketpair()[0])):
     print("%s keepalive=%d" % (name, s.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE)))
 '
-got=$("${KT_SHIM[@]}" "${KT_CFG[@]}" python3 -c "$py_nontcp" 2>&1 | paste -sd , | sed 's/,/, /g')
+got=$("${KT_SHIM[@]}" "${KT_CFG[@]}" "$KT_PY" -c "$py_nontcp" 2>&1 | paste -sd , | sed 's/,/, /g')
 t_eq untouched_py_nontcp_so_keepalive_0 "$nontcp_want" "$got"
 
 # strace_count [ENV...] PROGRAM ARGS...: setsockopt calls seen by strace -f
@@ -46,7 +46,7 @@ port=$(kt_port "$T_TMP/srv") || {
 if have strace; then
 	t_eq untouched_nontcp_strace_no_setsockopt 0 "$(strace_count "${KT_CFG[@]}" "$KT_PROBE" nontcp)"
 	t_eq untouched_py_nontcp_strace_no_setsockopt 0 \
-		"$(strace_count "${KT_CFG[@]}" python3 -c "$py_nontcp")"
+		"$(strace_count "${KT_CFG[@]}" "$KT_PY" -c "$py_nontcp")"
 	# Negative control: the same count sees the shim at work on TCP.
 	n=$(strace_count "${KT_CFG[@]}" "$KT_PROBE" sockets 1)
 	kt_differs untouched_strace_sees_tcp_setsockopt 0 "$n"
@@ -70,7 +70,7 @@ fi
 kt_check_accepted untouched_enable_0_server noshim 127.0.0.1 \
 	"${KT_SHIM[@]}" "${KT_CFG[@]}" KAP_ENABLE=0 "$KT_PROBE" server 0 --hold -1
 kt_check_accepted untouched_enable_off_py_server noshim 127.0.0.1 \
-	"${KT_SHIM[@]}" "${KT_CFG[@]}" KAP_ENABLE=off python3 -c "$KT_PY_SERVER" 127.0.0.1 1 60
+	"${KT_SHIM[@]}" "${KT_CFG[@]}" KAP_ENABLE=off "$KT_PY" -c "$KT_PY_SERVER" 127.0.0.1 1 60
 
 # Negative controls: every "true" spelling configures.
 for v in 1 on yes true ON True Yes TRUE; do

@@ -61,7 +61,8 @@ static int diag_is(int i, const char *want)
 	if (i >= cfg.ndiags)
 		return 0;
 	if (strcmp(cfg.diags[i].text, want) != 0) {
-		printf("# diag %d: got  '%s'\n# diag %d: want '%s'\n", i, cfg.diags[i].text, i, want);
+		printf("# diag %d: got  '%s'\n# diag %d: want '%s'\n", i, cfg.diags[i].text, i,
+		       want);
 		return 0;
 	}
 	return 1;
@@ -113,8 +114,8 @@ static void test_init(void)
 	CHECK("init: log target stderr", strcmp(cfg.log_target, "stderr") == 0);
 	CHECK("init: no rules", cfg.nrules == 0);
 	CHECK("init: no lists", !cfg.include_set && !cfg.exclude_set &&
-					cfg.include_programs[0] == '\0' &&
-					cfg.exclude_programs[0] == '\0');
+				    cfg.include_programs[0] == '\0' &&
+				    cfg.exclude_programs[0] == '\0');
 	CHECK("init: no diags", cfg.ndiags == 0 && cfg.dropped_diags == 0);
 	parse("");
 	CHECK("empty file: nothing set, silent", globals_unset() && cfg.nrules == 0 && no_diags());
@@ -141,7 +142,8 @@ static void test_file_keys(void)
 	CHECK("file: log_target syslog", strcmp(cfg.log_target, "syslog") == 0);
 	CHECK("file: include_programs",
 	      cfg.include_set && strcmp(cfg.include_programs, "python3* java") == 0);
-	CHECK("file: exclude_programs", cfg.exclude_set && strcmp(cfg.exclude_programs, "ssh*") == 0);
+	CHECK("file: exclude_programs",
+	      cfg.exclude_set && strcmp(cfg.exclude_programs, "ssh*") == 0);
 	CHECK("file: all keys, no diags", no_diags());
 
 	parse("enable = YES\nuser_timeout = auto\nlog = off\nlog_target = /var/log/kap.log\n");
@@ -176,8 +178,8 @@ static void file_bad(const char *line, const char *want)
 	parse(text);
 	snprintf(name, sizeof(name), "file bad: '%s' -> one diag, value unset", line);
 	CHECK(name, globals_unset() && cfg.override == 0 && cfg.log_level == KAP_LOG_WARN &&
-			    strcmp(cfg.log_target, "stderr") == 0 && !cfg.include_set &&
-			    !cfg.exclude_set && only_diag_is(want));
+			strcmp(cfg.log_target, "stderr") == 0 && !cfg.include_set &&
+			!cfg.exclude_set && only_diag_is(want));
 }
 
 static void test_file_bad(void)
@@ -256,19 +258,19 @@ static void test_file_bad(void)
 static void test_file_boundaries(void)
 {
 	parse("idle = 1\ninterval = 1\ncount = 1\n");
-	CHECK("bound: idle/interval/count 1",
-	      cfg.global.idle == 1 && cfg.global.interval == 1 && cfg.global.count == 1 &&
-		      no_diags());
+	CHECK("bound: idle/interval/count 1", cfg.global.idle == 1 && cfg.global.interval == 1 &&
+						  cfg.global.count == 1 && no_diags());
 	parse("idle = 32767\ninterval = 32767\ncount = 127\nuser_timeout = 2147483647\n");
 	CHECK("bound: maxima", cfg.global.idle == 32767 && cfg.global.interval == 32767 &&
-				       cfg.global.count == 127 &&
-				       cfg.global.user_timeout == 2147483647L && no_diags());
+				   cfg.global.count == 127 &&
+				   cfg.global.user_timeout == 2147483647L && no_diags());
 	parse("idle = 32768\ninterval = 32768\ncount = 128\n");
 	CHECK("bound: max+1 refused, three diags", globals_unset() && cfg.ndiags == 3);
-	CHECK("bound: diags name their lines", diag_is(0, FILE_NAME ":1: idle = 32768: out of "
-								   "range, allowed 1..32767; ignored") &&
-						       has_diag(FILE_NAME ":2: interval = 32768") &&
-						       has_diag(FILE_NAME ":3: count = 128"));
+	CHECK("bound: diags name their lines",
+	      diag_is(0, FILE_NAME ":1: idle = 32768: out of "
+				   "range, allowed 1..32767; ignored") &&
+		  has_diag(FILE_NAME ":2: interval = 32768") &&
+		  has_diag(FILE_NAME ":3: count = 128"));
 	parse("idle = 0\ninterval = 0\ncount = 0\n");
 	CHECK("bound: 0 refused", globals_unset() && cfg.ndiags == 3);
 }
@@ -285,7 +287,7 @@ static void test_file_syntax(void)
 	CHECK("syntax: comment with = and [", cfg.global.idle == 30 && no_diags());
 	parse("idle = 30\r\ninterval = 5\r\ncount = 4\r\n");
 	CHECK("syntax: CRLF lines", cfg.global.idle == 30 && cfg.global.interval == 5 &&
-					    cfg.global.count == 4 && no_diags());
+					cfg.global.count == 4 && no_diags());
 	parse("idle = 30");
 	CHECK("syntax: no final newline", cfg.global.idle == 30 && no_diags());
 	parse("\xef\xbb\xbfidle = 30\n");
@@ -316,8 +318,8 @@ static void test_file_syntax(void)
 		      diag_is(1, FILE_NAME ":3: unknown key 'interval?'; line ignored"));
 		CHECK("syntax: lone NUL line is malformed",
 		      diag_is(2, FILE_NAME ":4: expected 'key = value'; line ignored"));
-		CHECK("syntax: parsing goes on after NUL", cfg.global.interval == 6 &&
-								   cfg.ndiags == 3);
+		CHECK("syntax: parsing goes on after NUL",
+		      cfg.global.interval == 6 && cfg.ndiags == 3);
 	}
 	{
 		char text[400], want[128];
@@ -331,6 +333,11 @@ static void test_file_syntax(void)
 	CHECK("show: escape shown as ?, control char refused",
 	      only_diag_is(FILE_NAME ":1: log_target = /tmp/?[31mred: control character in path, "
 				     "allowed stderr, syslog or an absolute path; ignored"));
+	parse("include_programs = curl\x01 wget\n");
+	CHECK("syntax: control character in a pattern list refused",
+	      !cfg.include_set && only_diag_is(FILE_NAME ":1: include_programs = curl? wget: "
+							 "control character in pattern, allowed "
+							 "space-separated glob patterns; ignored"));
 	parse("log = \xc3\xa9\n");
 	CHECK("show: non-ASCII shown as ?", has_diag("log = ??: not a log level"));
 	{
@@ -341,7 +348,7 @@ static void test_file_syntax(void)
 		parse(big);
 		CHECK("syntax: 2000-digit value refused as too long",
 		      globals_unset() && has_diag("value too long, allowed 1..32767; ignored") &&
-			      cfg.ndiags == 1);
+			  cfg.ndiags == 1);
 	}
 	{
 		/* One long line of 60000 characters and a valid line after it. */
@@ -356,7 +363,7 @@ static void test_file_syntax(void)
 		kap_config_parse_file(&cfg, big, n, FILE_NAME);
 		CHECK("syntax: very long line is one problem, next line still read",
 		      cfg.global.idle == 9 && cfg.ndiags == 1 &&
-			      diag_is(0, FILE_NAME ":1: expected 'key = value'; line ignored"));
+			  diag_is(0, FILE_NAME ":1: expected 'key = value'; line ignored"));
 	}
 }
 
@@ -392,7 +399,7 @@ static void test_file_limits(void)
 	kap_config_init(&cfg);
 	kap_config_parse_file(&cfg, junk, KAP_FILE_MAX + 1, FILE_NAME);
 	CHECK("file over 64 KiB refused with one diag",
-	      only_diag_is(FILE_NAME ": larger than 65536 bytes; file ignored") && globals_unset());
+	      only_diag_is(FILE_NAME ": larger than 65536 bytes; no file used") && globals_unset());
 
 	{
 		char text[64 * 20];
@@ -403,8 +410,9 @@ static void test_file_limits(void)
 		parse(text);
 		CHECK("diags: 16 kept, 4 counted as dropped",
 		      cfg.ndiags == KAP_MAX_DIAGS && cfg.dropped_diags == 4);
-		CHECK("diags: kept in order", diag_is(15, FILE_NAME ":16: idle = bad15: not a "
-								"number, allowed 1..32767; ignored"));
+		CHECK("diags: kept in order",
+		      diag_is(15, FILE_NAME ":16: idle = bad15: not a "
+					    "number, allowed 1..32767; ignored"));
 	}
 	for (k = 0; k < 3; k++)
 		kap_config_diag(&cfg, KAP_LOG_ERROR, "extra %d", k);
@@ -413,7 +421,7 @@ static void test_file_limits(void)
 	kap_config_diag(&cfg, KAP_LOG_INFO, "a %s\nb %d", "x", 5);
 	CHECK("kap_config_diag: formats, keeps level, one line",
 	      cfg.ndiags == 1 && cfg.diags[0].level == KAP_LOG_INFO &&
-		      strcmp(cfg.diags[0].text, "a x?b 5") == 0);
+		  strcmp(cfg.diags[0].text, "a x?b 5") == 0);
 	{
 		char longer[600];
 
@@ -476,8 +484,8 @@ static void test_env_keys(void)
 	env_set("KEEPCNT", "5");
 	load(NULL);
 	CHECK("env: libkeepalive names", cfg.global.enable == 0 && cfg.global.idle == 31 &&
-						 cfg.global.interval == 6 && cfg.global.count == 5 &&
-						 no_diags());
+					     cfg.global.interval == 6 && cfg.global.count == 5 &&
+					     no_diags());
 
 	env_clear();
 	env_set("DD_USE_KEEPALIVE", "1");
@@ -486,8 +494,12 @@ static void test_env_keys(void)
 	env_set("DD_TCP_KEEPALIVE_PROBES", "6");
 	load(NULL);
 	CHECK("env: libdontdie names", cfg.global.enable == 1 && cfg.global.idle == 32 &&
-					       cfg.global.interval == 7 && cfg.global.count == 6 &&
-					       no_diags());
+					   cfg.global.interval == 7 && cfg.global.count == 6 &&
+					   no_diags());
+
+	kap_config_init(&cfg);
+	kap_config_apply_env(&cfg, NULL);
+	CHECK("env: NULL getenv function is a no-op", globals_unset() && no_diags());
 
 	env_clear();
 	env_set("KAP_CONFIG", "/nonexistent");
@@ -505,7 +517,7 @@ static void env_bad(const char *name, const char *value, const char *want)
 	load(NULL);
 	snprintf(title, sizeof(title), "env bad: %s=%s -> one diag, value unset", name, value);
 	CHECK(title, globals_unset() && cfg.override == 0 && cfg.log_level == KAP_LOG_WARN &&
-			     strcmp(cfg.log_target, "stderr") == 0 && only_diag_is(want));
+			 strcmp(cfg.log_target, "stderr") == 0 && only_diag_is(want));
 }
 
 static void test_env_bad(void)
@@ -552,8 +564,8 @@ static void test_env_bad(void)
 		env_clear();
 		env_set("KAP_LOG_TARGET", longpath);
 		load(NULL);
-		CHECK("env: path too long refused", strcmp(cfg.log_target, "stderr") == 0 &&
-							    has_diag("...: path too long"));
+		CHECK("env: path too long refused",
+		      strcmp(cfg.log_target, "stderr") == 0 && has_diag("...: path too long"));
 	}
 	{
 		static char longlist[700];
@@ -564,18 +576,30 @@ static void test_env_bad(void)
 		load(NULL);
 		CHECK("env: pattern list too long refused",
 		      !cfg.include_set && has_diag("KAP_INCLUDE_PROGRAMS=") &&
-			      has_diag(": list too long, allowed space-separated glob patterns"));
+			  has_diag(": list too long, allowed space-separated glob patterns"));
 	}
 
 	/* Empty counts as unset for every variable: silent, and the next source is used. */
 	{
 		static const char *const names[] = {
-			"KAP_ENABLE",	    "KEEPALIVE",	     "DD_USE_KEEPALIVE",
-			"KAP_IDLE",	    "KEEPIDLE",		     "DD_TCP_KEEPALIVE_TIME",
-			"KAP_INTERVAL",	    "KEEPINTVL",	     "DD_TCP_KEEPALIVE_INTVL",
-			"KAP_COUNT",	    "KEEPCNT",		     "DD_TCP_KEEPALIVE_PROBES",
-			"KAP_USER_TIMEOUT", "KAP_OVERRIDE",	     "KAP_LOG",
-			"KAP_LOG_TARGET",   "KAP_INCLUDE_PROGRAMS", "KAP_EXCLUDE_PROGRAMS",
+		    "KAP_ENABLE",
+		    "KEEPALIVE",
+		    "DD_USE_KEEPALIVE",
+		    "KAP_IDLE",
+		    "KEEPIDLE",
+		    "DD_TCP_KEEPALIVE_TIME",
+		    "KAP_INTERVAL",
+		    "KEEPINTVL",
+		    "DD_TCP_KEEPALIVE_INTVL",
+		    "KAP_COUNT",
+		    "KEEPCNT",
+		    "DD_TCP_KEEPALIVE_PROBES",
+		    "KAP_USER_TIMEOUT",
+		    "KAP_OVERRIDE",
+		    "KAP_LOG",
+		    "KAP_LOG_TARGET",
+		    "KAP_INCLUDE_PROGRAMS",
+		    "KAP_EXCLUDE_PROGRAMS",
 		};
 		size_t i;
 
@@ -585,11 +609,11 @@ static void test_env_bad(void)
 		load("idle = 30\noverride = on\nlog = debug\nlog_target = syslog\n"
 		     "include_programs = a\nexclude_programs = b\n");
 		CHECK("env: every variable empty = unset, silent",
-		      cfg.global.idle == 30 && cfg.global.enable == KAP_UNSET && cfg.override == 1 &&
-			      cfg.log_level == KAP_LOG_DEBUG &&
-			      strcmp(cfg.log_target, "syslog") == 0 &&
-			      strcmp(cfg.include_programs, "a") == 0 &&
-			      strcmp(cfg.exclude_programs, "b") == 0 && no_diags());
+		      cfg.global.idle == 30 && cfg.global.enable == KAP_UNSET &&
+			  cfg.override == 1 && cfg.log_level == KAP_LOG_DEBUG &&
+			  strcmp(cfg.log_target, "syslog") == 0 &&
+			  strcmp(cfg.include_programs, "a") == 0 &&
+			  strcmp(cfg.exclude_programs, "b") == 0 && no_diags());
 	}
 }
 
@@ -631,7 +655,7 @@ static void test_precedence(void)
 	load(file);
 	CHECK("prec: two bad names fall back to libdontdie",
 	      cfg.global.idle == 40 && cfg.ndiags == 2 && has_diag("KAP_IDLE=0:") &&
-		      has_diag("KEEPIDLE=x:"));
+		  has_diag("KEEPIDLE=x:"));
 
 	env_clear();
 	env_set("KAP_IDLE", "0");
@@ -678,8 +702,8 @@ static void test_precedence(void)
 	env_set("KAP_INTERVAL", "2");
 	env_set("KAP_COUNT", "1");
 	load(file);
-	CHECK("prec: KAP_INTERVAL and KAP_COUNT win", cfg.global.interval == 2 &&
-							      cfg.global.count == 1);
+	CHECK("prec: KAP_INTERVAL and KAP_COUNT win",
+	      cfg.global.interval == 2 && cfg.global.count == 1);
 
 	env_clear();
 	env_set("KAP_USER_TIMEOUT", "auto");
@@ -707,7 +731,7 @@ static void test_precedence(void)
 	load(file);
 	CHECK("prec: bad log, override, target keep the file's",
 	      cfg.log_level == KAP_LOG_ERROR && cfg.override == 0 &&
-		      strcmp(cfg.log_target, "syslog") == 0 && cfg.ndiags == 3);
+		  strcmp(cfg.log_target, "syslog") == 0 && cfg.ndiags == 3);
 }
 
 static struct kap_rule *rule_named(const char *name)
@@ -750,12 +774,12 @@ static void test_rules(void)
 	CHECK("rule: header line", r->line == 2);
 	CHECK("rule: direction", r->direction == KAP_DIR_OUTBOUND);
 	CHECK("rule: two prefixes", r->nprefixes == 2 &&
-					    prefix_is(&r->prefixes[0], AF_INET, 8, "10.0.0.0") &&
-					    prefix_is(&r->prefixes[1], AF_INET6, 8, "fd00::"));
+					prefix_is(&r->prefixes[0], AF_INET, 8, "10.0.0.0") &&
+					prefix_is(&r->prefixes[1], AF_INET6, 8, "fd00::"));
 	CHECK("rule: port", r->port_lo == 5432 && r->port_hi == 5432);
 	CHECK("rule: params", r->params.idle == 30 && r->params.interval == 5 &&
-				      r->params.count == 4 && r->params.user_timeout == KAP_UTO_AUTO &&
-				      r->params.enable == 1);
+				  r->params.count == 4 && r->params.user_timeout == KAP_UTO_AUTO &&
+				  r->params.enable == 1);
 	CHECK("rule: globals stay apart", cfg.global.idle == 60 && cfg.global.count == KAP_UNSET);
 
 	parse("[rule bare]\n");
@@ -763,21 +787,20 @@ static void test_rules(void)
 	CHECK("rule defaults: kept", cfg.nrules == 1 && r && no_diags());
 	CHECK("rule defaults: any direction, peer, port",
 	      r && r->direction == KAP_DIR_ANY && r->nprefixes == 0 && r->port_lo == 0 &&
-		      r->port_hi == 65535);
+		  r->port_hi == 65535);
 	CHECK("rule defaults: params unset",
 	      r && r->params.enable == KAP_UNSET && r->params.idle == KAP_UNSET &&
-		      r->params.interval == KAP_UNSET && r->params.count == KAP_UNSET &&
-		      r->params.user_timeout == KAP_UNSET);
+		  r->params.interval == KAP_UNSET && r->params.count == KAP_UNSET &&
+		  r->params.user_timeout == KAP_UNSET);
 
 	parse("[ rule   a.b-c_9 ]\ndirection = INBOUND\nport = 8000 - 8100\nremote = 10.1.2.3/8\n"
 	      "[rule two]\ndirection = any\nremote = 192.168.1.7\nenable = off\n");
-	CHECK("rule: two rules in file order", cfg.nrules == 2 &&
-						       strcmp(cfg.rules[0].name, "a.b-c_9") == 0 &&
-						       strcmp(cfg.rules[1].name, "two") == 0 &&
-						       no_diags());
+	CHECK("rule: two rules in file order",
+	      cfg.nrules == 2 && strcmp(cfg.rules[0].name, "a.b-c_9") == 0 &&
+		  strcmp(cfg.rules[1].name, "two") == 0 && no_diags());
 	CHECK("rule: inbound, port range", cfg.rules[0].direction == KAP_DIR_INBOUND &&
-						   cfg.rules[0].port_lo == 8000 &&
-						   cfg.rules[0].port_hi == 8100);
+					       cfg.rules[0].port_lo == 8000 &&
+					       cfg.rules[0].port_hi == 8100);
 	CHECK("rule: host bits masked silently",
 	      prefix_is(&cfg.rules[0].prefixes[0], AF_INET, 8, "10.0.0.0"));
 	CHECK("rule: host address is /32",
@@ -787,8 +810,8 @@ static void test_rules(void)
 	parse("[rule r]\nremote = 10.0.0.0/8\nremote = 172.16.0.0/12\nport = 1\nport = 2-3\n");
 	CHECK("rule: later remote and port replace earlier",
 	      cfg.nrules == 1 && cfg.rules[0].nprefixes == 1 &&
-		      prefix_is(&cfg.rules[0].prefixes[0], AF_INET, 12, "172.16.0.0") &&
-		      cfg.rules[0].port_lo == 2 && cfg.rules[0].port_hi == 3);
+		  prefix_is(&cfg.rules[0].prefixes[0], AF_INET, 12, "172.16.0.0") &&
+		  cfg.rules[0].port_lo == 2 && cfg.rules[0].port_hi == 3);
 }
 
 /* A rule with one bad line: dropped whole, the good rule after it kept, one diag. */
@@ -803,8 +826,8 @@ static void rule_bad(const char *line, const char *want)
 	parse(text);
 	snprintf(title, sizeof(title), "rule bad: '%s' -> rule skipped whole, one diag", line);
 	CHECK(title, cfg.nrules == 1 && strcmp(cfg.rules[0].name, "good") == 0 &&
-			     cfg.rules[0].params.idle == 7 && cfg.rules[0].direction == KAP_DIR_ANY &&
-			     only_diag_is(want));
+			 cfg.rules[0].params.idle == 7 && cfg.rules[0].direction == KAP_DIR_ANY &&
+			 only_diag_is(want));
 }
 
 static void test_rules_bad(void)
@@ -863,18 +886,16 @@ static void test_rules_bad(void)
 			n += (size_t)snprintf(text + n, sizeof(text) - n, ", 10.%d.0.0/16", i);
 		snprintf(text + n, sizeof(text) - n, "\n");
 		parse(text);
-		CHECK("rule: 16 prefixes allowed", cfg.nrules == 1 &&
-							   cfg.rules[0].nprefixes == KAP_MAX_PREFIXES &&
-							   no_diags());
+		CHECK("rule: 16 prefixes allowed",
+		      cfg.nrules == 1 && cfg.rules[0].nprefixes == KAP_MAX_PREFIXES && no_diags());
 		n = (size_t)snprintf(text, sizeof(text), "[rule many]\nremote = 10.0.0.0/8");
 		for (i = 1; i <= KAP_MAX_PREFIXES; i++)
 			n += (size_t)snprintf(text + n, sizeof(text) - n, ",10.%d.0.0/16", i);
 		snprintf(text + n, sizeof(text) - n, "\n");
 		parse(text);
-		CHECK("rule: 17 prefixes refused", cfg.nrules == 0 &&
-							   has_diag("too many prefixes, at most 16") &&
-							   has_diag("rule 'many' skipped") &&
-							   cfg.ndiags == 1);
+		CHECK("rule: 17 prefixes refused",
+		      cfg.nrules == 0 && has_diag("too many prefixes, at most 16") &&
+			  has_diag("rule 'many' skipped") && cfg.ndiags == 1);
 	}
 
 	parse("[rule]\nidle = 5\n[rule bad name]\nidle = 5\n[rule "
@@ -893,7 +914,7 @@ static void test_rules_bad(void)
 	parse("[global]\nidle = 5\n[rules x]\nidle = 6\n[rule x\nidle = 7\n[rule y]\ncount = 3\n");
 	CHECK("section: unknown sections skipped with their lines",
 	      cfg.nrules == 1 && strcmp(cfg.rules[0].name, "y") == 0 &&
-		      cfg.global.idle == KAP_UNSET && cfg.ndiags == 3);
+		  cfg.global.idle == KAP_UNSET && cfg.ndiags == 3);
 	CHECK("section: message",
 	      diag_is(0, FILE_NAME ":1: unknown section '[global]', expected '[rule NAME]'; "
 				   "section skipped"));
@@ -901,7 +922,7 @@ static void test_rules_bad(void)
 	parse("[rule a]\nidle = 0\ncount = 500\nport = 0\nbogus\n[rule b]\ncount = 500\n");
 	CHECK("rule: only the first problem of a dropped rule is reported",
 	      cfg.nrules == 0 && cfg.ndiags == 2 && has_diag(":2: idle = 0") &&
-		      has_diag(":7: count = 500: out of range, allowed 1..127; rule 'b' skipped"));
+		  has_diag(":7: count = 500: out of range, allowed 1..127; rule 'b' skipped"));
 
 	parse("[rule a]\nidle = 0\n[rule a]\nidle = 5\n");
 	CHECK("rule: a dropped rule's slot is reused cleanly",
@@ -919,13 +940,13 @@ static void test_rules_bad(void)
 		parse(text);
 		CHECK("rules: at most KAP_MAX_RULES kept", cfg.nrules == KAP_MAX_RULES);
 		CHECK("rules: kept in file order", strcmp(cfg.rules[0].name, "r0") == 0 &&
-							   strcmp(cfg.rules[31].name, "r31") == 0 &&
-							   cfg.rules[31].port_lo == 32);
+						       strcmp(cfg.rules[31].name, "r31") == 0 &&
+						       cfg.rules[31].port_lo == 32);
 		CHECK("rules: each extra one reported once", cfg.ndiags == 3);
 		CHECK("rules: extra rule message names file:line",
 		      diag_is(0, FILE_NAME ":66: too many rules, at most 32; rule 'r32' skipped") &&
-			      diag_is(2, FILE_NAME ":70: too many rules, at most 32; rule 'r34' "
-						   "skipped"));
+			  diag_is(2, FILE_NAME ":70: too many rules, at most 32; rule 'r34' "
+					       "skipped"));
 		CHECK("rules: globals unaffected", cfg.global.idle == 11);
 	}
 }
@@ -934,25 +955,25 @@ static void test_rules_bad(void)
 static void test_regressions(void)
 {
 	static const char *const inputs[] = {
-		"[",
-		"[]",
-		"[rule",
-		"[rule ]",
-		"[rule x]]",
-		"=",
-		"==",
-		"\r",
-		"#",
-		"[rule x]\nremote = ,",
-		"[rule x]\nremote = /",
-		"[rule x]\nport = -",
-		"[rule x]\nport = --",
-		"[rule x]\nport = 1-",
-		"[rule x]\nport = -1-2",
-		"include_programs = \t \t",
-		"log_target = /",
-		"\xef\xbb\xbf",
-		"\xef\xbb",
+	    "[",
+	    "[]",
+	    "[rule",
+	    "[rule ]",
+	    "[rule x]]",
+	    "=",
+	    "==",
+	    "\r",
+	    "#",
+	    "[rule x]\nremote = ,",
+	    "[rule x]\nremote = /",
+	    "[rule x]\nport = -",
+	    "[rule x]\nport = --",
+	    "[rule x]\nport = 1-",
+	    "[rule x]\nport = -1-2",
+	    "include_programs = \t \t",
+	    "log_target = /",
+	    "\xef\xbb\xbf",
+	    "\xef\xbb",
 	};
 	size_t i;
 	int ok = 1;
@@ -970,6 +991,60 @@ static void test_regressions(void)
 	      !cfg.include_set && cfg.ndiags == 1 && has_diag("empty value"));
 }
 
+/*
+ * keepalive.conf.example must change nothing as installed, and every setting
+ * it shows must be valid once uncommented.
+ */
+static void test_example_file(void)
+{
+	static char text[KAP_FILE_MAX + 1], on[KAP_FILE_MAX + 1];
+	const char *here = __FILE__, *build = getenv("KAP_BUILD");
+	const char *tail = strstr(here, "tests/unit/test_config.c");
+	char path[4096];
+	size_t n = 0, i, o = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%.*skeepalive.conf.example", tail ? (int)(tail - here) : 0,
+		 here);
+	f = fopen(path, "r");
+	if (f == NULL && build) {
+		snprintf(path, sizeof(path), "%s/../keepalive.conf.example", build);
+		f = fopen(path, "r");
+	}
+	if (f == NULL) {
+		printf("SKIP example file: keepalive.conf.example not found\n");
+		return;
+	}
+	n = fread(text, 1, sizeof(text), f);
+	fclose(f);
+	kap_config_init(&cfg);
+	kap_config_parse_file(&cfg, text, n, "keepalive.conf.example");
+	CHECK("example: installed as is, it sets nothing",
+	      n > 0 && globals_unset() && cfg.nrules == 0 && cfg.override == 0 &&
+		  cfg.log_level == KAP_LOG_WARN && strcmp(cfg.log_target, "stderr") == 0 &&
+		  !cfg.include_set && !cfg.exclude_set && no_diags());
+
+	/* Uncomment "#key" and "#[rule" lines, the settings rather than the prose. */
+	for (i = 0; i < n; i++) {
+		int bol = i == 0 || text[i - 1] == '\n';
+
+		if (bol && text[i] == '#' && i + 1 < n &&
+		    ((text[i + 1] >= 'a' && text[i + 1] <= 'z') || text[i + 1] == '['))
+			continue;
+		on[o++] = text[i];
+	}
+	kap_config_init(&cfg);
+	kap_config_parse_file(&cfg, on, o, "keepalive.conf.example");
+	CHECK("example: uncommented, every setting is valid", no_diags());
+	CHECK("example: uncommented, every global key is shown",
+	      cfg.global.enable == 1 && cfg.global.idle > 0 && cfg.global.interval > 0 &&
+		  cfg.global.count > 0 && cfg.global.user_timeout != KAP_UNSET && cfg.include_set &&
+		  cfg.exclude_set);
+	CHECK("example: uncommented, the postgres rule is there",
+	      cfg.nrules >= 1 && strcmp(cfg.rules[0].name, "postgres") == 0 &&
+		  cfg.rules[0].port_lo == 5432 && cfg.rules[0].nprefixes == 2);
+}
+
 int main(void)
 {
 	test_init();
@@ -984,5 +1059,6 @@ int main(void)
 	test_rules();
 	test_rules_bad();
 	test_regressions();
+	test_example_file();
 	UNIT_EXIT();
 }

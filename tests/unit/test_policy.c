@@ -42,16 +42,19 @@ static int opt(int fd, int level, int name)
 #define IDLE(fd)      opt(fd, IPPROTO_TCP, TCP_KEEPIDLE)
 #define INTERVAL(fd)  opt(fd, IPPROTO_TCP, TCP_KEEPINTVL)
 #define COUNT(fd)     opt(fd, IPPROTO_TCP, TCP_KEEPCNT)
-#define UTO(fd)       opt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT)
+#define UTO(fd)	      opt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT)
 
-/* A loopback listener on an ephemeral port; *addr gets its address. */
-static int listener(struct sockaddr_in *addr)
+/*
+ * A loopback listener on an ephemeral port; *addr gets its address.
+ * ours: made through the shim's socket path, else behind its back.
+ */
+static int listener(struct sockaddr_in *addr, int ours)
 {
 	socklen_t len = sizeof(*addr);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	int fd = ours ? kap_socket_tcp(AF_INET, SOCK_STREAM, 0) : socket(AF_INET, SOCK_STREAM, 0);
 
-	*addr = (struct sockaddr_in){.sin_family = AF_INET,
-				     .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	*addr =
+	    (struct sockaddr_in){.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	if (bind(fd, (struct sockaddr *)addr, sizeof(*addr)) != 0 || listen(fd, 8) != 0 ||
 	    getsockname(fd, (struct sockaddr *)addr, &len) != 0) {
 		perror("listener");
@@ -83,8 +86,7 @@ static void test_profiles(void)
 
 	v = (struct kap_params){1, 5, KAP_UNSET, KAP_UNSET, 0};
 	kap_profile_build(&p, &v, 0, &sys);
-	CHECK("profile: user_timeout 0 leaves it alone",
-	      !(p.mask & (1u << KAP_OPT_USER_TIMEOUT)));
+	CHECK("profile: user_timeout 0 leaves it alone", !(p.mask & (1u << KAP_OPT_USER_TIMEOUT)));
 
 	v = (struct kap_params){0, 5, 5, 5, 1000};
 	kap_profile_build(&p, &v, 0, &sys);
@@ -100,8 +102,9 @@ static void test_socket_path(void)
 
 	setup("idle = 31\ninterval = 7\ncount = 4\nuser_timeout = 9000\n");
 	fd = socket(AF_INET, SOCK_STREAM, 0);
-	CHECK("socket: untouched before the hook", KEEPALIVE(fd) == 0);
-	kap_on_socket(fd, 0);
+	CHECK("socket: a libc socket starts without keepalive", KEEPALIVE(fd) == 0);
+	close(fd);
+	fd = kap_socket_tcp(AF_INET, SOCK_STREAM, 0);
 	CHECK("socket: keepalive on", KEEPALIVE(fd) == 1);
 	CHECK("socket: idle", IDLE(fd) == 31);
 	CHECK("socket: interval", INTERVAL(fd) == 7);
@@ -124,7 +127,7 @@ static void test_connect_path(void)
 	int lfd, fd, other;
 
 	setup("idle = 31\n[rule local]\ndirection = outbound\nremote = 127.0.0.0/8\nidle = 12\n");
-	lfd = listener(&addr);
+	lfd = listener(&addr, 0);
 
 	/* A socket the shim never saw is configured at connect(). */
 	fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -134,8 +137,7 @@ static void test_connect_path(void)
 	close(fd);
 
 	/* What the application set itself wins while override is off. */
-	fd = socket(AF_INET, SOCK_STREAM, 0);
-	kap_on_socket(fd, 0);
+	fd = kap_socket_tcp(AF_INET, SOCK_STREAM, 0);
 	{
 		int v = 99;
 
@@ -151,8 +153,7 @@ static void test_connect_path(void)
 	 * A stale entry: fd was ours, then its number was reused by a socket
 	 * made behind our back (dup2).  connect() must not trust the entry.
 	 */
-	fd = socket(AF_INET, SOCK_STREAM, 0);
-	kap_on_socket(fd, 0);
+	fd = kap_socket_tcp(AF_INET, SOCK_STREAM, 0);
 	other = socket(AF_INET, SOCK_STREAM, 0);
 	dup2(other, fd);
 	close(other);
@@ -188,7 +189,7 @@ static void test_accept_path(void)
 
 	setup("idle = 33\ninterval = 3\ncount = 3\n");
 	/* A listener from a parent: never seen by socket(). */
-	lfd = listener(&addr);
+	lfd = listener(&addr, 0);
 	fd = accepted(lfd, &addr, &client);
 	CHECK("accept: inherited listener, accepted socket configured",
 	      KEEPALIVE(fd) == 1 && IDLE(fd) == 33 && COUNT(fd) == 3);
@@ -198,8 +199,7 @@ static void test_accept_path(void)
 
 	/* Our own listener carries the values: accepted sockets inherit them. */
 	close(lfd);
-	lfd = listener(&addr);
-	kap_on_socket(lfd, 0);
+	lfd = listener(&addr, 1);
 	fd = accepted(lfd, &addr, &client);
 	CHECK("accept: from our listener, values inherited", KEEPALIVE(fd) == 1 && IDLE(fd) == 33);
 	close(fd);
@@ -209,7 +209,7 @@ static void test_accept_path(void)
 	 * The number of that proven listener now names another listener that
 	 * carries nothing: its accepted sockets must still be configured.
 	 */
-	lfd2 = listener(&addr2);
+	lfd2 = listener(&addr2, 0);
 	dup2(lfd2, lfd);
 	close(lfd2);
 	fd = accepted(lfd, &addr2, &client);
@@ -230,8 +230,7 @@ static void test_accept_path(void)
 
 	/* An inbound rule with enable = off clears what the listener passed on. */
 	setup("idle = 33\n[rule quiet]\ndirection = inbound\nenable = off\n");
-	lfd = listener(&addr);
-	kap_on_socket(lfd, 0);
+	lfd = listener(&addr, 1);
 	fd = accepted(lfd, &addr, &client);
 	CHECK("accept: inbound enable = off clears inherited keepalive", KEEPALIVE(fd) == 0);
 	close(fd);
@@ -244,14 +243,13 @@ static void test_override(void)
 	int fd;
 
 	setup("idle = 20\noverride = on\n");
-	fd = socket(AF_INET, SOCK_STREAM, 0);
-	kap_on_socket(fd, 0);
+	fd = kap_socket_tcp(AF_INET, SOCK_STREAM, 0);
 	CHECK("override: our idle is kept", kap_keeps_option(fd, KAP_OPT_IDLE));
 	CHECK("override: an option we did not set is not kept",
 	      !kap_keeps_option(fd, KAP_OPT_COUNT));
 	close(fd);
-	CHECK("managed: SO_KEEPALIVE", kap_managed_option(SOL_SOCKET, SO_KEEPALIVE) ==
-					       KAP_OPT_KEEPALIVE);
+	CHECK("managed: SO_KEEPALIVE",
+	      kap_managed_option(SOL_SOCKET, SO_KEEPALIVE) == KAP_OPT_KEEPALIVE);
 	CHECK("managed: TCP_NODELAY is not ours", kap_managed_option(IPPROTO_TCP, TCP_NODELAY) < 0);
 	CHECK("managed: SO_RCVBUF is not ours", kap_managed_option(SOL_SOCKET, SO_RCVBUF) < 0);
 }

@@ -94,8 +94,8 @@ static void test_prefixes(void)
 	parse("[rule all4]\nremote = 0.0.0.0/0\n[rule all6]\nremote = ::/0\n");
 	CHECK("prefix: 0.0.0.0/0 matches any v4", find4(KAP_DIR_OUTBOUND, "8.8.8.8", 1) == 0);
 	CHECK("prefix: ::/0 matches any v6", find6(KAP_DIR_OUTBOUND, "2001:db8::1", 1) == 1);
-	CHECK("prefix: 0.0.0.0/0 matches v4-mapped", find6(KAP_DIR_OUTBOUND, "::ffff:8.8.8.8", 1) ==
-							      0);
+	CHECK("prefix: 0.0.0.0/0 matches v4-mapped",
+	      find6(KAP_DIR_OUTBOUND, "::ffff:8.8.8.8", 1) == 0);
 }
 
 static void test_peer_edge_cases(void)
@@ -122,19 +122,23 @@ static void test_peer_edge_cases(void)
 	CHECK("peer: AF_UNIX never matches a prefix",
 	      kap_rules_find(cfg.rules, cfg.nrules, KAP_DIR_OUTBOUND, (struct sockaddr *)&un,
 			     sizeof(un), 81) == -1);
+	CHECK("peer: short IPv6 length treated as unknown",
+	      kap_rules_find(cfg.rules, cfg.nrules, KAP_DIR_OUTBOUND, (struct sockaddr *)&sin6,
+			     sizeof(sin6) - 8, 81) == -1);
 	memcpy(unaligned + 1, &sin6, sizeof(sin6));
 	CHECK("peer: unaligned v4-mapped sockaddr",
 	      kap_rules_find(cfg.rules, cfg.nrules, KAP_DIR_OUTBOUND,
 			     (struct sockaddr *)(void *)(unaligned + 1), sizeof(sin6), 81) == 0);
 	CHECK("rules: NULL array", kap_rules_find(NULL, 3, KAP_DIR_OUTBOUND, NULL, 0, 80) == -1);
-	CHECK("rules: zero rules", kap_rules_find(cfg.rules, 0, KAP_DIR_OUTBOUND, NULL, 0, 80) == -1);
+	CHECK("rules: zero rules",
+	      kap_rules_find(cfg.rules, 0, KAP_DIR_OUTBOUND, NULL, 0, 80) == -1);
 	CHECK("rules: negative count",
 	      kap_rules_find(cfg.rules, -4, KAP_DIR_OUTBOUND, NULL, 0, 80) == -1);
 	CHECK("rule_matches: NULL rule",
 	      kap_rule_matches(NULL, KAP_DIR_OUTBOUND, NULL, 0, 80) == 0);
-	CHECK("rule_matches: direct call", kap_rule_matches(&cfg.rules[0], KAP_DIR_OUTBOUND,
-							    (struct sockaddr *)&sin, sizeof(sin),
-							    80) == 1);
+	CHECK("rule_matches: direct call",
+	      kap_rule_matches(&cfg.rules[0], KAP_DIR_OUTBOUND, (struct sockaddr *)&sin,
+			       sizeof(sin), 80) == 1);
 }
 
 static void test_ports(void)

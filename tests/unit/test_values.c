@@ -39,14 +39,15 @@ static void test_long(void)
 	CHECK("long: 99999 above idle", long_rc("99999", 1, 32767) == KAP_VALUE_RANGE);
 	CHECK("long: overflow is range",
 	      long_rc("99999999999999999999", 1, 32767) == KAP_VALUE_RANGE);
-	CHECK("long: huge overflow is range",
-	      long_rc("999999999999999999999999999999999999999999", 0, LONG_MAX) ==
-		      KAP_VALUE_RANGE);
+	CHECK("long: huge overflow is range", long_rc("999999999999999999999999999999999999999999",
+						      0, LONG_MAX) == KAP_VALUE_RANGE);
 	CHECK("long: LONG_MAX accepted", long_is("9223372036854775807", 0, LONG_MAX, LONG_MAX));
-	CHECK("long: LONG_MAX+1 is range", long_rc("9223372036854775808", 0, LONG_MAX) ==
-						   KAP_VALUE_RANGE);
+	CHECK("long: LONG_MAX+1 is range",
+	      long_rc("9223372036854775808", 0, LONG_MAX) == KAP_VALUE_RANGE);
 	CHECK("long: LONG_MIN accepted",
 	      long_is("-9223372036854775808", LONG_MIN, LONG_MAX, LONG_MIN));
+	CHECK("long: below LONG_MIN is range",
+	      long_rc("-9223372036854775809", LONG_MIN, LONG_MAX) == KAP_VALUE_RANGE);
 	CHECK("long: negative is range", long_rc("-5", 1, 32767) == KAP_VALUE_RANGE);
 	CHECK("long: -0 is range for idle", long_rc("-0", 1, 32767) == KAP_VALUE_RANGE);
 	CHECK("long: abc", long_rc("abc", 1, 32767) == KAP_VALUE_SYNTAX);
@@ -75,7 +76,8 @@ static int bool_is(const char *s, int want)
 static void test_bool(void)
 {
 	static const char *const yes[] = {"on", "ON", "yes", "Yes", "true", "TRUE", "1", " on "};
-	static const char *const no[] = {"off", "Off", "no", "NO", "false", "False", "0", "\toff\r"};
+	static const char *const no[] = {"off",	  "Off",   "no", "NO",
+					 "false", "False", "0",	 "\toff\r"};
 	char name[64];
 	size_t i;
 	int v = 7;
@@ -116,8 +118,8 @@ static void test_user_timeout(void)
 	long v = 5;
 
 	CHECK("uto: 0", kap_parse_user_timeout("0", &v) == KAP_VALUE_OK && v == 0);
-	CHECK("uto: 2147483647", kap_parse_user_timeout("2147483647", &v) == KAP_VALUE_OK &&
-					 v == 2147483647L);
+	CHECK("uto: 2147483647",
+	      kap_parse_user_timeout("2147483647", &v) == KAP_VALUE_OK && v == 2147483647L);
 	v = 5;
 	CHECK("uto: 2147483648 refused",
 	      kap_parse_user_timeout("2147483648", &v) == KAP_VALUE_RANGE && v == 5);
@@ -171,7 +173,7 @@ static void test_prefix(void)
 	CHECK("prefix: bad IPv6", kap_parse_prefix("fd00:::1", &p) == KAP_VALUE_SYNTAX);
 	CHECK("prefix: overlong address",
 	      kap_parse_prefix("1111:2222:3333:4444:5555:6666:7777:8888:9999:0000:1111/8", &p) ==
-		      KAP_VALUE_SYNTAX);
+		  KAP_VALUE_SYNTAX);
 	CHECK("prefix: only slash", kap_parse_prefix("/8", &p) == KAP_VALUE_SYNTAX);
 	CHECK("prefix: empty", kap_parse_prefix(" ", &p) == KAP_VALUE_EMPTY);
 }
@@ -216,7 +218,8 @@ static void test_direction(void)
 	      kap_parse_direction("outbound", &d) == KAP_VALUE_OK && d == KAP_DIR_OUTBOUND);
 	CHECK("direction: inbound",
 	      kap_parse_direction("Inbound", &d) == KAP_VALUE_OK && d == KAP_DIR_INBOUND);
-	CHECK("direction: any", kap_parse_direction(" any ", &d) == KAP_VALUE_OK && d == KAP_DIR_ANY);
+	CHECK("direction: any",
+	      kap_parse_direction(" any ", &d) == KAP_VALUE_OK && d == KAP_DIR_ANY);
 	CHECK("direction: out refused", kap_parse_direction("out", &d) == KAP_VALUE_SYNTAX);
 	CHECK("direction: both refused", kap_parse_direction("both", &d) == KAP_VALUE_SYNTAX);
 	CHECK("direction: empty", kap_parse_direction("", &d) == KAP_VALUE_EMPTY);
