@@ -165,7 +165,7 @@ int kap_policy_setup(const struct kap_config *cfg, const struct kap_sysctl *sys)
 		if (r->direction != KAP_DIR_OUTBOUND) {
 			pol.inbound_rules = 1;
 			pol.inbound_peer |= r->nprefixes > 0;
-			pol.inbound_port |= r->port_lo > 1 || r->port_hi < 65535;
+			pol.inbound_port |= r->port_lo != 0 || r->port_hi != 65535;
 		}
 	}
 	pol.new_socket[0] = (struct kap_fd){.flags = FD_TCP, .applied = pol.profile[0].mask};

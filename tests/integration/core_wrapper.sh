@@ -88,7 +88,7 @@ t_eq wrapper_relative_lib_survives_chdir \
 	"keepalive=1 idle=31 interval=$KT_DEF_INTVL count=$KT_DEF_CNT user_timeout=0 stderr=" \
 	"$got stderr=$(cat "$T_TMP/err")"
 # Negative control: a relative LD_PRELOAD does break after chdir.
-(cd "$KAP_BUILD" && env LD_PRELOAD=./libkapreload.so sh -c "$chdir_child" "$KT_PROBE" "$port" \
+(cd "$KAP_BUILD" && env LD_PRELOAD="${pre:+$pre }./libkapreload.so" sh -c "$chdir_child" "$KT_PROBE" "$port" \
 	>/dev/null 2>"$T_TMP/err")
 t_contains wrapper_negative_control_relative_breaks "ld.so" "$(cat "$T_TMP/err")"
 

@@ -149,6 +149,10 @@ refused refuse_prints 1 "printed \"hello\"" "$L/noisy.so"
 cp "$LIB" "$L/open.so"
 chmod 0666 "$L/open.so"
 refused refuse_world_writable 1 "writable by group or others" "$L/open.so"
+# A symbolic link in a directory anyone can write: the link can be swapped.
+mkdir -m 0777 "$T_TMP/open"
+ln -s "$LIB" "$T_TMP/open/link.so"
+refused refuse_link_in_open_dir 1 "$T_TMP/open is writable" "$T_TMP/open/link.so"
 # Negative control: the good library passes through the same harness.
 "$KP" enable --root "$R" --lib "$LIB" >/dev/null 2>&1
 t_eq good_library_accepted "/usr/lib/liba.so
@@ -254,7 +258,7 @@ else
 		t_skip system_wide "cannot mount an overlay over /etc here: $(head -n 1 "$T_TMP/inner.err")"
 	else
 		t_eq ns_enable_exit_0 0 "$(cat "$T_TMP/enable.rc")"
-		t_eq ns_list_has_library "$KAP_LIB" "$(cat "$T_TMP/list")"
+		t_eq ns_list_has_library "$(realpath -m -s "$KAP_LIB")" "$(cat "$T_TMP/list")"
 		t_eq ns_status_exit_0 0 "$(cat "$T_TMP/status.rc")"
 		t=$(cat "$T_TMP/on.timer")
 		t_contains ns_program_without_ld_preload_has_keepalive "timer:(keepalive," "$t"

@@ -138,6 +138,7 @@ t_eq remove_exit_0 0 "$?"
 t_check remove_deletes_file test ! -e "$F"
 t_check remove_deletes_empty_dir test ! -e "$D"
 t_contains remove_next_steps "systemctl daemon-reload" "$out"
+t_contains remove_next_verify "grep -c libkapreload /proc/\$(systemctl show -p MainPID --value $U.service)/maps" "$out"
 out=$("$KS" --remove "$U" --root "$R" 2>&1)
 t_eq remove_absent_exit_0 0 "$?"
 t_contains remove_absent_says_so "nothing to remove" "$out"
