@@ -42,14 +42,19 @@ static const char usage[] =
     "as getsockopt returns them; 0 for idle/interval/count never appears, the\n"
     "kernel reports the sysctl then).\n"
     "\n"
-    "  client HOST PORT [--hold SECS] [--nonblock] [--raw] [--set IDLE,INTVL,CNT]\n"
-    "         [--set-keepalive 0|1] [--set-user-timeout MS] [--set-after] [--recv]\n"
+    "  client HOST PORT [--hold SECS] [--nonblock] [--raw] [--proto P] [--stale]\n"
+    "         [--set IDLE,INTVL,CNT] [--set-keepalive 0|1] [--set-user-timeout MS]\n"
+    "         [--set-after] [--recv]\n"
     "      Connect (IPv4 or IPv6 by the address syntax), print the line, hold SECS\n"
     "      (default 0; negative: until killed), exit 0.\n"
     "      --nonblock  non-blocking socket; prints `connect=-1 errno=EINPROGRESS`\n"
     "                  (the real return value and errno name) before polling.\n"
     "      --raw       create the socket with syscall(SYS_socket), behind the back\n"
     "                  of any socket() interposer (only connect() can see it).\n"
+    "      --proto P   the protocol argument of socket() (default 0; 6 TCP, 262 MPTCP).\n"
+    "      --stale     first make a TCP socket with socket(), set SO_KEEPALIVE=1 on it\n"
+    "                  as an application would, and close it: the connecting socket\n"
+    "                  reuses its descriptor number (stale per-fd state in a shim).\n"
     "      --set       the program itself sets SO_KEEPALIVE=1 and the three values\n"
     "                  after socket(), before connect() (or after, --set-after).\n"
     "      --set-keepalive V, --set-user-timeout MS: the same for one option.\n"
@@ -58,13 +63,15 @@ static const char usage[] =
     "      --recv      after the line, block in recv() until EOF or error and print\n"
     "                  `recv=N errno=NAME elapsed=SECS` (N is 0 or -1).\n"
     "  server PORT [--bind ADDR] [--accept N] [--hold SECS] [--fd FD] [--accept4]\n"
-    "         [--nullfd-addr]\n"
+    "         [--nullfd-addr] [--addrlen N]\n"
     "      Listen on ADDR:PORT (default 127.0.0.1; `::` for IPv6; PORT 0 = any)\n"
     "      or use the inherited listening descriptor FD.  Prints `listening PORT`,\n"
     "      accepts N (default 1) connections with accept(), or accept4(SOCK_CLOEXEC\n"
     "      |SOCK_NONBLOCK) with --accept4, passing addr NULL with --nullfd-addr\n"
     "      (alias --null-addr), prints `accepted <line>` for each, keeps them open\n"
-    "      for SECS (default 0; negative: until killed), exits 0.\n"
+    "      for SECS (default 0; negative: until killed), exits 0.  --addrlen N:\n"
+    "      pass *addrlen = N (a short buffer, legal: the address is truncated) with\n"
+    "      the buffer prefilled with 0xAA bytes.\n"
     "  errno-connect HOST PORT [--raw]\n"
     "      Non-blocking connect; prints `connect=RET errno=NAME` (errno=0 on\n"
     "      success) exactly as the call returned them.\n"
@@ -244,6 +251,8 @@ struct client_opts {
 	long set_uto; /* -1: not given */
 	int set_after;
 	int recv;
+	int proto;
+	int stale;
 };
 
 static void client_apply_settings(int fd, const struct client_opts *o)
@@ -260,14 +269,14 @@ static void client_apply_settings(int fd, const struct client_opts *o)
 		must_set(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, "TCP_USER_TIMEOUT", (int)o->set_uto);
 }
 
-static int make_socket(int family, int type, int raw)
+static int make_socket(int family, int type, int proto, int raw)
 {
 	int fd;
 
 	if (raw)
-		fd = (int)syscall(SYS_socket, family, type, 0);
+		fd = (int)syscall(SYS_socket, family, type, proto);
 	else
-		fd = socket(family, type, 0);
+		fd = socket(family, type, proto);
 	if (fd < 0)
 		die("socket");
 	return fd;
@@ -332,12 +341,23 @@ static int cmd_client(int argc, char **argv)
 			o.set_after = 1;
 		} else if (!strcmp(argv[i], "--recv")) {
 			o.recv = 1;
+		} else if (!strcmp(argv[i], "--proto") && i + 1 < argc) {
+			o.proto = (int)parse_num(argv[++i], 0, 65535, "--proto");
+		} else if (!strcmp(argv[i], "--stale")) {
+			o.stale = 1;
 		} else {
 			bad_usage("unknown client option");
 		}
 	}
 	resolve(argv[0], argv[1], &ss, &len);
-	fd = make_socket(ss.ss_family, SOCK_STREAM | (o.nonblock ? SOCK_NONBLOCK : 0), o.raw);
+	if (o.stale) {
+		int old = make_socket(ss.ss_family, SOCK_STREAM, o.proto, 0);
+
+		must_set(old, SOL_SOCKET, SO_KEEPALIVE, "SO_KEEPALIVE", 1);
+		close(old);
+	}
+	fd = make_socket(ss.ss_family, SOCK_STREAM | (o.nonblock ? SOCK_NONBLOCK : 0), o.proto,
+			 o.raw);
 	if (!o.set_after)
 		client_apply_settings(fd, &o);
 	errno = 0;
@@ -377,7 +397,7 @@ static int cmd_errno_connect(int argc, char **argv)
 		raw = 1;
 	}
 	resolve(argv[0], argv[1], &ss, &len);
-	fd = make_socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK, raw);
+	fd = make_socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK, 0, raw);
 	errno = 0;
 	rc = connect(fd, (struct sockaddr *)&ss, len);
 	e = errno;
@@ -418,7 +438,7 @@ static int cmd_server(int argc, char **argv)
 {
 	const char *bind_addr = "127.0.0.1";
 	double hold_secs = 0;
-	long naccept = 1;
+	long naccept = 1, addrlen = -1;
 	int lfd = -1, use4 = 0, nulladdr = 0, i, one = 1;
 
 	if (argc < 1)
@@ -436,6 +456,9 @@ static int cmd_server(int argc, char **argv)
 			use4 = 1;
 		} else if (!strcmp(argv[i], "--nullfd-addr") || !strcmp(argv[i], "--null-addr")) {
 			nulladdr = 1;
+		} else if (!strcmp(argv[i], "--addrlen") && i + 1 < argc) {
+			addrlen =
+			    parse_num(argv[++i], 0, sizeof(struct sockaddr_storage), "--addrlen");
 		} else {
 			bad_usage("unknown server option");
 		}
@@ -458,11 +481,12 @@ static int cmd_server(int argc, char **argv)
 	out("listening %d\n", local_port(lfd));
 	for (i = 0; i < naccept; i++) {
 		struct sockaddr_storage peer;
-		socklen_t plen = sizeof(peer);
+		socklen_t plen = addrlen < 0 ? sizeof(peer) : (socklen_t)addrlen;
 		struct sockaddr *pa = nulladdr ? NULL : (struct sockaddr *)&peer;
 		socklen_t *pl = nulladdr ? NULL : &plen;
 		int cfd;
 
+		memset(&peer, 0xAA, sizeof(peer));
 		do {
 			if (use4)
 				cfd = accept4(lfd, pa, pl, SOCK_CLOEXEC | SOCK_NONBLOCK);
@@ -486,7 +510,7 @@ static int cmd_sockets(int argc, char **argv)
 		bad_usage("sockets needs N");
 	n = parse_num(argv[0], 0, 1000, "N");
 	for (i = 0; i < n; i++)
-		print_line("", make_socket(AF_INET, SOCK_STREAM, 0));
+		print_line("", make_socket(AF_INET, SOCK_STREAM, 0, 0));
 	return 0;
 }
 

@@ -53,10 +53,10 @@ bad bad_count_0 KAP_COUNT 0 127 KAP_IDLE=45
 bad bad_uto_negative KAP_USER_TIMEOUT -1 2147483647 "${good[@]}"
 bad bad_uto_overflow KAP_USER_TIMEOUT 2147483648 2147483647 "${good[@]}"
 bad bad_uto_abc KAP_USER_TIMEOUT abc 2147483647 "${good[@]}"
-bad bad_enable_maybe KAP_ENABLE maybe "" "${good[@]}"
-bad bad_override_perhaps KAP_OVERRIDE perhaps "" "${good[@]}"
-bad bad_log_loud KAP_LOG loud "" "${good[@]}"
-bad bad_log_target_relative KAP_LOG_TARGET relative/file.log "" "${good[@]}"
+bad bad_enable_maybe KAP_ENABLE maybe off "${good[@]}"
+bad bad_override_perhaps KAP_OVERRIDE perhaps off "${good[@]}"
+bad bad_log_loud KAP_LOG loud debug "${good[@]}"
+bad bad_log_target_relative KAP_LOG_TARGET relative/file.log syslog "${good[@]}"
 
 # The fallback is the kernel default when nothing else sets it...
 runp bad_idle_falls_back KAP_IDLE=abc KAP_INTERVAL=6

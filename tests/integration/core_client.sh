@@ -34,6 +34,20 @@ t_eq client_c_raw_socket_configured_at_connect "$want" "$got"
 got=$("${KT_NOSHIM[@]}" "${cfg[@]}" "$KT_PROBE" client 127.0.0.1 "$port" --raw)
 t_eq client_c_raw_socket_noshim_untouched "$KT_UNTOUCHED" "$got"
 
+# The raw socket reuses the number of a closed socket on which the program had
+# set SO_KEEPALIVE itself: what the shim remembers of the old socket must not
+# stop it from configuring the new one.
+got=$("${KT_SHIM[@]}" "${cfg[@]}" "$KT_PROBE" client 127.0.0.1 "$port" --stale)
+t_eq client_c_reused_fd_number "$want" "$got"
+got=$("${KT_SHIM[@]}" "${cfg[@]}" "$KT_PROBE" client 127.0.0.1 "$port" --stale --raw)
+t_eq client_c_raw_socket_on_reused_fd_number "$want" "$got"
+got=$("${KT_NOSHIM[@]}" "${cfg[@]}" "$KT_PROBE" client 127.0.0.1 "$port" --stale --raw)
+t_eq client_c_raw_socket_on_reused_fd_number_noshim "$KT_UNTOUCHED" "$got"
+
+# protocol IPPROTO_TCP spelled out.
+got=$("${KT_SHIM[@]}" "${cfg[@]}" "$KT_PROBE" client 127.0.0.1 "$port" --proto 6)
+t_eq client_c_proto_6 "$want" "$got"
+
 # Only KAP_USER_TIMEOUT set: keepalive on with the kernel's timing, plus UTO.
 got=$("${KT_SHIM[@]}" KAP_USER_TIMEOUT=12345 "$KT_PROBE" client 127.0.0.1 "$port")
 t_eq client_c_user_timeout_only \

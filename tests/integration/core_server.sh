@@ -48,6 +48,17 @@ for mode in accept accept4; do
 		"${KT_NOSHIM[@]}" "${KT_CFG[@]}" KT_CHILD_PRELOAD="$KAP_PRELOAD" "$KT_PY" -c "$parent" \
 		"$KT_PROBE" server 0 --fd '{fd}' "${flag[@]}" --hold -1
 done
+# A short address buffer is legal (the address is truncated, *addrlen says
+# the real size): the shim must not judge the socket by bytes never written.
+for len in 0 1 2; do
+	for mode in accept accept4; do
+		flag=()
+		[ "$mode" = accept4 ] && flag=(--accept4)
+		kt_check_accepted "server_inherited_${mode}_addrlen_$len" shim 127.0.0.1 \
+			"${KT_NOSHIM[@]}" "${KT_CFG[@]}" KT_CHILD_PRELOAD="$KAP_PRELOAD" "$KT_PY" -c "$parent" \
+			"$KT_PROBE" server 0 --fd '{fd}' --addrlen "$len" "${flag[@]}" --hold -1
+	done
+done
 kt_check_accepted server_inherited_noshim noshim 127.0.0.1 \
 	"${KT_NOSHIM[@]}" "${KT_CFG[@]}" KT_CHILD_PRELOAD= "$KT_PY" -c "$parent" \
 	"$KT_PROBE" server 0 --fd '{fd}' --hold -1
