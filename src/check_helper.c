@@ -171,9 +171,9 @@ static void warn_cgroup_tagging_once(void)
 	if (cgroup_v1_tagging_active())
 		fprintf(stderr,
 			"%s: warning: cgroup-v1 net_cls/net_prio is mounted: pidfd_getfd re-tags "
-			"each socket it reads with this process's classid and priority index "
-			"(kernel __receive_sock), which can change how the target's traffic is "
-			"classified\n",
+			"each socket it reads with the net_cls classid and net_prio index of the "
+			"checking process (kernel __receive_sock), which can change how the "
+			"target's traffic is classified\n",
 			prog);
 }
 

@@ -44,6 +44,7 @@ enum {
 	FD_MPTCP = 2,    /* MPTCP: no TCP_USER_TIMEOUT there */
 	FD_LEARNED = 4,  /* listener examined; ino says which socket that was */
 	FD_CARRIES = 8,  /* listener holds profile 0's values: accepted sockets inherit them */
+	FD_APP_ON = 16,  /* the application turned SO_KEEPALIVE on itself */
 };
 
 static struct {
@@ -291,16 +292,21 @@ static uint8_t classify(int fd)
 }
 
 /*
- * An entry that says we turned keepalive on is believed only while the
- * socket still has it on: otherwise the number now names another socket.
+ * An entry that says keepalive is on (we turned it on, or the application
+ * did) is believed only while the socket still has it on: otherwise the
+ * number now names another socket, made behind our back.
  */
 static int entry_still_valid(int fd, const struct kap_fd *e)
 {
-	int on = 0;
+	int on = 0, expect_on;
 	socklen_t len = sizeof(on);
 
-	if (!(e->applied & BIT(KAP_OPT_KEEPALIVE)) || (e->app_set & BIT(KAP_OPT_KEEPALIVE)) ||
-	    pol.profile[e->profile].value[KAP_OPT_KEEPALIVE] == 0)
+	if (e->app_set & BIT(KAP_OPT_KEEPALIVE))
+		expect_on = e->flags & FD_APP_ON;
+	else
+		expect_on = (e->applied & BIT(KAP_OPT_KEEPALIVE)) &&
+			    pol.profile[e->profile].value[KAP_OPT_KEEPALIVE];
+	if (!expect_on)
 		return 1;
 	return getsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, &len) == 0 && on;
 }
@@ -329,10 +335,12 @@ void kap_on_connect(int fd, const struct sockaddr *addr, socklen_t len)
 		 * counts; what a stale entry says of another socket does not.
 		 */
 		uint8_t app_set = e->flags & FD_TCP ? 0 : e->app_set;
+		uint8_t app_on = e->flags & FD_TCP ? 0 : e->flags & FD_APP_ON;
 
 		*e = (struct kap_fd){.flags = classify(fd), .app_set = app_set};
 		if (!e->flags)
 			goto out;
+		e->flags |= app_on;
 	}
 	if (pol.outbound_rules)
 		index = 1 + kap_rules_find(pol.rules, pol.nrules, KAP_DIR_OUTBOUND, addr, len,
@@ -392,7 +400,8 @@ static int listener_known(int fd, struct kap_fd *l)
 	return 1;
 }
 
-static int inbound_rule(int fd, const struct sockaddr *addr, const socklen_t *len)
+/* addr_len: how much of *addr the kernel filled, 0 when nothing. */
+static int inbound_rule(int fd, const struct sockaddr *addr, socklen_t addr_len)
 {
 	struct sockaddr_storage peer, local;
 	socklen_t peer_len = sizeof(peer), local_len = sizeof(local);
@@ -400,9 +409,11 @@ static int inbound_rule(int fd, const struct sockaddr *addr, const socklen_t *le
 	uint16_t port = 0;
 
 	if (pol.inbound_peer) {
-		if (addr && len && *len >= sizeof(struct sockaddr_in) && *len <= sizeof(peer)) {
+		if (addr && ((addr_len >= sizeof(struct sockaddr_in) && addr->sa_family == AF_INET) ||
+			     (addr_len >= sizeof(struct sockaddr_in6) &&
+			      addr->sa_family == AF_INET6))) {
 			p = addr;
-			peer_len = *len;
+			peer_len = addr_len;
 		} else if (getpeername(fd, (struct sockaddr *)&peer, &peer_len) == 0) {
 			p = (struct sockaddr *)&peer;
 		}
@@ -413,7 +424,7 @@ static int inbound_rule(int fd, const struct sockaddr *addr, const socklen_t *le
 				  port);
 }
 
-void kap_on_accept(int listen_fd, int fd, const struct sockaddr *addr, const socklen_t *len)
+void kap_on_accept(int listen_fd, int fd, const struct sockaddr *addr, socklen_t addr_len)
 {
 	struct kap_fd lscratch = {0}, *l = fd_entry(listen_fd), *e = fd_entry(fd);
 	const struct kap_profile *want;
@@ -421,7 +432,7 @@ void kap_on_accept(int listen_fd, int fd, const struct sockaddr *addr, const soc
 	uint8_t have, skip, done;
 
 	/* The peer's address already tells an AF_UNIX server apart: no syscall. */
-	if (addr && len && *len >= sizeof(sa_family_t) && addr->sa_family != AF_INET &&
+	if (addr && addr_len >= sizeof(sa_family_t) && addr->sa_family != AF_INET &&
 	    addr->sa_family != AF_INET6)
 		goto not_tcp;
 	if (!l)
@@ -429,7 +440,7 @@ void kap_on_accept(int listen_fd, int fd, const struct sockaddr *addr, const soc
 	if (!listener_known(listen_fd, l) || !(l->flags & FD_TCP))
 		goto not_tcp;
 	if (pol.inbound_rules)
-		index = inbound_rule(fd, addr, len);
+		index = inbound_rule(fd, addr, addr_len);
 	want = &pol.profile[index];
 	have = l->flags & FD_CARRIES ? pol.profile[0].mask : 0;
 	skip = pol.override ? 0 : l->app_set;
@@ -490,7 +501,7 @@ int kap_keeps_option(int fd, int opt)
 	return ours;
 }
 
-void kap_note_app_option(int fd, int opt)
+void kap_note_app_option(int fd, int opt, const void *val, socklen_t len)
 {
 	struct kap_fd *e = fd_entry(fd);
 
@@ -498,6 +509,12 @@ void kap_note_app_option(int fd, int opt)
 		return;
 	e->app_set |= BIT(opt);
 	e->applied &= (uint8_t)~BIT(opt);
+	if (opt == KAP_OPT_KEEPALIVE) {
+		/* Remembered so that connect() can tell this socket from a stranger. */
+		int on = val && len >= sizeof(int) && *(const int *)val != 0;
+
+		e->flags = (uint8_t)(on ? e->flags | FD_APP_ON : e->flags & ~FD_APP_ON);
+	}
 	/* A listener whose settings changed must be examined again. */
 	e->flags &= (uint8_t)~(FD_LEARNED | FD_CARRIES);
 }

@@ -66,14 +66,15 @@ static inline int kap_is_tcp(int domain, int type, int protocol)
 int kap_socket_tcp(int domain, int type, int protocol);
 void kap_forget(int fd);
 void kap_on_connect(int fd, const struct sockaddr *addr, socklen_t len);
-void kap_on_accept(int listen_fd, int fd, const struct sockaddr *addr, const socklen_t *len);
+/* addr_len: the part of *addr the kernel filled (the smaller of the caller's buffer and the address). */
+void kap_on_accept(int listen_fd, int fd, const struct sockaddr *addr, socklen_t addr_len);
 
 /* enum kap_opt for a (level, name) we manage, or -1. */
 int kap_managed_option(int level, int name);
 /* 1 when override is on and our value of opt on fd must stay. */
 int kap_keeps_option(int fd, int opt);
-/* The application set opt on fd itself. */
-void kap_note_app_option(int fd, int opt);
+/* The application set opt on fd itself, to *val. */
+void kap_note_app_option(int fd, int opt, const void *val, socklen_t len);
 
 #pragma GCC visibility pop
 

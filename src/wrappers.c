@@ -77,6 +77,8 @@ EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 static inline int do_accept4(int mode, int fd, struct sockaddr *addr, socklen_t *len, int flags,
 			     int with_flags)
 {
+	/* The kernel reports the full address length even when it truncated it. */
+	socklen_t given = addr && len ? *len : 0;
 	int new_fd;
 
 	/* accept() stays accept(): a seccomp filter may allow one and not the other. */
@@ -84,7 +86,7 @@ static inline int do_accept4(int mode, int fd, struct sockaddr *addr, socklen_t 
 		return missing();
 	new_fd = with_flags ? kap_real.accept4(fd, addr, len, flags) : kap_real.accept(fd, addr, len);
 	if (new_fd >= 0 && mode == KAP_MODE_ACTIVE)
-		kap_on_accept(fd, new_fd, addr, len);
+		kap_on_accept(fd, new_fd, addr, given && given > *len ? *len : given);
 	return new_fd;
 }
 
@@ -126,7 +128,7 @@ static inline int do_setsockopt(int mode, int fd, int level, int name, const voi
 		return 0; /* override: our value stays, the call still succeeds */
 	rc = kap_real.setsockopt(fd, level, name, val, len);
 	if (rc == 0)
-		kap_note_app_option(fd, opt);
+		kap_note_app_option(fd, opt, val, len);
 	return rc;
 }
 

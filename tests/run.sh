@@ -4,7 +4,8 @@
 # Usage: tests/run.sh [PATTERN]   (PATTERN filters script and binary names)
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
-export KAP_BUILD=${KAP_BUILD:-$here/../build}
+KAP_BUILD=$(cd "${KAP_BUILD:-$here/../build}" && pwd) || exit 2
+export KAP_BUILD
 pattern=${1:-}
 passed=0 failed=0 skipped=0
 log=$(mktemp)

@@ -303,7 +303,10 @@ static int cmd_threads(int argc, char **argv)
 		other += w[i].other;
 		other_bad += w[i].other_bad;
 		failed += w[i].failed;
+		free(w[i].fds);
+		free(w[i].is_tcp);
 	}
+	free(w);
 	printf("tcp=%d tcp_bad=%d other=%d other_bad=%d failed=%d fds_before=%d fds_after=%d\n",
 	       tcp, tcp_bad, other, other_bad, failed, before, after);
 	return 0;

@@ -50,14 +50,14 @@ for mode in accept accept4; do
 done
 # A short address buffer is legal (the address is truncated, *addrlen says
 # the real size): the shim must not judge the socket by bytes never written.
-for len in 0 1 2; do
-	for mode in accept accept4; do
-		flag=()
-		[ "$mode" = accept4 ] && flag=(--accept4)
-		kt_check_accepted "server_inherited_${mode}_addrlen_$len" shim 127.0.0.1 \
-			"${KT_NOSHIM[@]}" "${KT_CFG[@]}" KT_CHILD_PRELOAD="$KAP_PRELOAD" "$KT_PY" -c "$parent" \
-			"$KT_PROBE" server 0 --fd '{fd}' --addrlen "$len" "${flag[@]}" --hold -1
-	done
+for c in accept:0 accept4:1 accept:2; do
+	mode=${c%:*}
+	len=${c#*:}
+	flag=()
+	[ "$mode" = accept4 ] && flag=(--accept4)
+	kt_check_accepted "server_inherited_${mode}_addrlen_$len" shim 127.0.0.1 \
+		"${KT_NOSHIM[@]}" "${KT_CFG[@]}" KT_CHILD_PRELOAD="$KAP_PRELOAD" "$KT_PY" -c "$parent" \
+		"$KT_PROBE" server 0 --fd '{fd}' --addrlen "$len" "${flag[@]}" --hold -1
 done
 kt_check_accepted server_inherited_noshim noshim 127.0.0.1 \
 	"${KT_NOSHIM[@]}" "${KT_CFG[@]}" KT_CHILD_PRELOAD= "$KT_PY" -c "$parent" \

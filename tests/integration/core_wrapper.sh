@@ -147,8 +147,13 @@ done <<'CASES'
 --log loud
 --config /nonexistent/keepalive.conf
 --bogus
+--idle=abc
+--count=500
 --idle
 CASES
+# No program at all.
+kr --lib "$KAP_LIB" -- >/dev/null 2>&1
+t_eq wrapper_no_program_exit_2 2 "$?"
 # Negative control: good flags run the program.
 rm -f "$T_TMP/ran"
 kr --lib "$KAP_LIB" --idle 1 --interval 32767 --count 127 --user-timeout 0 -- touch "$T_TMP/ran"

@@ -68,7 +68,7 @@ t_contains ctor_noshim_untouched "kh_ctor $untouched" "$out"
 T_PIDS+=($!)
 port=
 for _ in $(seq 50); do
-	port=$(sed -n 's/^listening //p' "$T_TMP/srv")
+	port=$(sed -n 's/^listening //p' "$T_TMP/srv" 2>/dev/null)
 	[ -n "$port" ] && break
 	sleep 0.1
 done

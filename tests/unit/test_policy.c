@@ -142,7 +142,7 @@ static void test_connect_path(void)
 		int v = 99;
 
 		setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &v, sizeof(v));
-		kap_note_app_option(fd, KAP_OPT_IDLE);
+		kap_note_app_option(fd, KAP_OPT_IDLE, &v, sizeof(v));
 	}
 	kap_on_connect(fd, (struct sockaddr *)&addr, sizeof(addr));
 	CHECK("connect: the application's idle stays", IDLE(fd) == 99);
@@ -178,7 +178,7 @@ static int accepted(int lfd, const struct sockaddr_in *addr, int *client)
 	*client = socket(AF_INET, SOCK_STREAM, 0);
 	connect(*client, (const struct sockaddr *)addr, sizeof(*addr));
 	fd = accept(lfd, NULL, NULL);
-	kap_on_accept(lfd, fd, NULL, NULL);
+	kap_on_accept(lfd, fd, NULL, 0);
 	return fd;
 }
 
@@ -221,7 +221,7 @@ static void test_accept_path(void)
 	/* The application's own listener settings are inherited and win. */
 	v = 77;
 	setsockopt(lfd, IPPROTO_TCP, TCP_KEEPIDLE, &v, sizeof(v));
-	kap_note_app_option(lfd, KAP_OPT_IDLE);
+	kap_note_app_option(lfd, KAP_OPT_IDLE, &v, sizeof(v));
 	fd = accepted(lfd, &addr2, &client);
 	CHECK("accept: application's listener idle wins", IDLE(fd) == 77 && KEEPALIVE(fd) == 1);
 	close(fd);
