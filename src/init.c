@@ -203,6 +203,18 @@ static void log_summary(void)
 	kap_log(KAP_LOG_INFO, msg);
 }
 
+static int uses_auto_user_timeout(void)
+{
+	int i;
+
+	if (cfg.global.user_timeout == KAP_UTO_AUTO)
+		return 1;
+	for (i = 0; i < cfg.nrules; i++)
+		if (cfg.rules[i].params.user_timeout == KAP_UTO_AUTO)
+			return 1;
+	return 0;
+}
+
 static int run_init(void)
 {
 	struct kap_sysctl sys;
@@ -224,9 +236,13 @@ static int run_init(void)
 	}
 	if (!program_selected())
 		return KAP_MODE_PASS;
-	sys.idle = read_sysctl("/proc/sys/net/ipv4/tcp_keepalive_time", 7200);
-	sys.interval = read_sysctl("/proc/sys/net/ipv4/tcp_keepalive_intvl", 75);
-	sys.count = read_sysctl("/proc/sys/net/ipv4/tcp_keepalive_probes", 9);
+	/* The sysctls matter only to user_timeout = auto: skip three opens otherwise. */
+	sys = (struct kap_sysctl){7200, 75, 9};
+	if (uses_auto_user_timeout()) {
+		sys.idle = read_sysctl("/proc/sys/net/ipv4/tcp_keepalive_time", sys.idle);
+		sys.interval = read_sysctl("/proc/sys/net/ipv4/tcp_keepalive_intvl", sys.interval);
+		sys.count = read_sysctl("/proc/sys/net/ipv4/tcp_keepalive_probes", sys.count);
+	}
 	if (!kap_policy_setup(&cfg, &sys)) {
 		kap_log(KAP_LOG_INFO, "keepalive disabled: not touching sockets");
 		return KAP_MODE_PASS;

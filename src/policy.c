@@ -13,7 +13,8 @@
 #include "rules.h"
 #include "sockopt.h"
 
-#define BIT(opt) ((uint8_t)(1u << (opt)))
+#define BIT(opt)    ((uint8_t)(1u << (opt)))
+#define FALLTHROUGH __attribute__((fallthrough))
 
 static const struct {
 	int level, name;
@@ -58,7 +59,12 @@ static struct {
 	struct kap_profile profile[1 + KAP_MAX_RULES];
 	struct kap_fd *fds;
 	unsigned nfds;
-	struct kap_fd new_socket[2]; /* the entry of a socket() made socket, [1] for MPTCP */
+	struct kap_fd new_socket; /* the entry of a TCP socket made by socket() */
+	/* Profile 0's calls for socket(), last first (see kap_socket_tcp). */
+	struct plan {
+		int n;
+		int level[KAP_NOPTS], name[KAP_NOPTS], value[KAP_NOPTS];
+	} plan;
 } pol;
 
 /* Without mptcp, no option is skipped for the socket's protocol. */
@@ -120,28 +126,6 @@ static struct kap_params merge(const struct kap_params *rule, const struct kap_p
 	return m;
 }
 
-/* One entry per possible descriptor, sized by the hard limit, untouched pages cost nothing. */
-static void fd_table_setup(void)
-{
-	struct rlimit rl;
-	size_t n = 65536, bytes;
-	void *p;
-
-	if (pol.fds)
-		return;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max != RLIM_INFINITY && rl.rlim_max > n)
-		n = rl.rlim_max;
-	if (n > (1u << 22))
-		n = 1u << 22;
-	bytes = n * sizeof(struct kap_fd);
-	p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-		 -1, 0);
-	if (p == MAP_FAILED)
-		return;
-	pol.fds = p;
-	pol.nfds = (unsigned)n;
-}
-
 int kap_policy_setup(const struct kap_config *cfg, const struct kap_sysctl *sys)
 {
 	struct kap_params global = cfg->global;
@@ -169,10 +153,15 @@ int kap_policy_setup(const struct kap_config *cfg, const struct kap_sysctl *sys)
 			pol.inbound_port |= r->port_lo != 0 || r->port_hi != 65535;
 		}
 	}
-	pol.new_socket[0] = (struct kap_fd){.flags = FD_TCP, .applied = pol.profile[0].mask};
-	pol.new_socket[1] = (struct kap_fd){.flags = FD_TCP | FD_MPTCP,
-					    .applied = pol.profile[0].mask & (uint8_t)~mptcp_skip};
-	fd_table_setup();
+	pol.new_socket = (struct kap_fd){.flags = FD_TCP, .applied = pol.profile[0].mask};
+	pol.plan.n = pol.profile[0].nopts;
+	for (i = 0; i < pol.plan.n; i++) {
+		int o = pol.profile[0].opts[pol.plan.n - 1 - i];
+
+		pol.plan.level[i] = option[o].level;
+		pol.plan.name[i] = option[o].name;
+		pol.plan.value[i] = pol.profile[0].value[o];
+	}
 	return active;
 }
 
@@ -181,9 +170,45 @@ const struct kap_profile *kap_policy_profile(int index)
 	return &pol.profile[index];
 }
 
-static struct kap_fd *fd_entry(int fd)
+/*
+ * One entry per possible descriptor, sized by the hard limit and mapped on
+ * first use, so that a process that never makes a TCP socket pays nothing:
+ * the kernel provides only the pages touched.  Threads racing here each map
+ * a table; one wins, the others unmap theirs.
+ */
+static __attribute__((cold, noinline)) struct kap_fd *fd_table_miss(int fd)
 {
-	return (unsigned)fd < pol.nfds ? &pol.fds[fd] : NULL;
+	struct kap_fd *none = NULL;
+	struct rlimit rl;
+	size_t n = 65536;
+	void *p;
+
+	if (fd < 0 || __atomic_load_n(&pol.fds, __ATOMIC_ACQUIRE))
+		return NULL; /* beyond the table: such descriptors go unrecorded */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max != RLIM_INFINITY && rl.rlim_max > n)
+		n = rl.rlim_max;
+	if (n > (1u << 22))
+		n = 1u << 22;
+	p = mmap(NULL, n * sizeof(struct kap_fd), PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	if (!__atomic_compare_exchange_n(&pol.fds, &none, (struct kap_fd *)p, 0, __ATOMIC_ACQ_REL,
+					 __ATOMIC_ACQUIRE)) {
+		munmap(p, n * sizeof(struct kap_fd));
+		while (!__atomic_load_n(&pol.nfds, __ATOMIC_ACQUIRE))
+			; /* the winner publishes the size right after the table */
+	} else {
+		__atomic_store_n(&pol.nfds, (unsigned)n, __ATOMIC_RELEASE);
+	}
+	return (unsigned)fd < __atomic_load_n(&pol.nfds, __ATOMIC_ACQUIRE) ? &pol.fds[fd] : NULL;
+}
+
+static inline struct kap_fd *fd_entry(int fd)
+{
+	if (__builtin_expect((unsigned)fd < __atomic_load_n(&pol.nfds, __ATOMIC_ACQUIRE), 1))
+		return &pol.fds[fd];
+	return fd_table_miss(fd);
 }
 
 static void debug_applied(int fd, const char *event, uint8_t done, int profile)
@@ -235,37 +260,74 @@ static uint8_t apply(int fd, const struct kap_profile *want, const struct kap_pr
 	return done;
 }
 
-/*
- * The hot path: runs for every TCP socket a program makes, so it is
- * straight-line code, one test and one system call per option.  The values
- * were validated at start-up and the socket is new, so the calls cannot
- * fail for a reason of ours; whoever later relies on what the table says
- * (override, connect) reads the socket back first.
- */
-int kap_socket_tcp(int domain, int type, int protocol)
+/* MPTCP is rare and has no TCP_USER_TIMEOUT: the general path serves it. */
+static __attribute__((cold, noinline)) int mptcp_socket(int domain, int type, int protocol)
 {
 	const struct kap_profile *p = &pol.profile[0];
 	int fd = kap_real.socket(domain, type, protocol);
-	int mptcp = protocol == IPPROTO_MPTCP;
+	struct kap_fd *e;
+	uint8_t done;
 
 	if (fd < 0)
 		return fd;
-	if (p->mask & BIT(KAP_OPT_IDLE))
-		kap_setsockopt_int(fd, IPPROTO_TCP, TCP_KEEPIDLE, &p->value[KAP_OPT_IDLE]);
-	if (p->mask & BIT(KAP_OPT_INTERVAL))
-		kap_setsockopt_int(fd, IPPROTO_TCP, TCP_KEEPINTVL, &p->value[KAP_OPT_INTERVAL]);
-	if (p->mask & BIT(KAP_OPT_COUNT))
-		kap_setsockopt_int(fd, IPPROTO_TCP, TCP_KEEPCNT, &p->value[KAP_OPT_COUNT]);
-	/* MPTCP has no TCP_USER_TIMEOUT: the call would only fail. */
-	if ((p->mask & BIT(KAP_OPT_USER_TIMEOUT)) && !mptcp)
-		kap_setsockopt_int(fd, IPPROTO_TCP, TCP_USER_TIMEOUT,
-				   &p->value[KAP_OPT_USER_TIMEOUT]);
-	if (p->mask & BIT(KAP_OPT_KEEPALIVE))
-		kap_setsockopt_int(fd, SOL_SOCKET, SO_KEEPALIVE, &p->value[KAP_OPT_KEEPALIVE]);
-	if ((unsigned)fd < pol.nfds)
-		pol.fds[fd] = pol.new_socket[mptcp];
+	done = apply(fd, p, p, 0, mptcp_skip);
+	e = fd_entry(fd);
+
+	if (e)
+		*e = (struct kap_fd){.flags = FD_TCP | FD_MPTCP, .applied = done};
+	if (kap_log_level >= KAP_LOG_DEBUG)
+		debug_applied(fd, "socket", done, 0);
+	return fd;
+}
+
+/*
+ * The hot path: runs for every TCP socket a program makes.  Straight-line
+ * calls, entered by one jump (the plan lists them last first, so falling
+ * through makes them in order).  The values were validated at start-up and
+ * the socket is new, so the calls cannot fail for a reason of ours; whoever
+ * later relies on what the table says (override, connect) reads the socket
+ * back first.
+ */
+int kap_socket_tcp(int domain, int type, int protocol)
+{
+	const struct plan *plan = &pol.plan;
+	struct kap_fd *e;
+	int fd;
+
+	if (__builtin_expect(protocol == IPPROTO_MPTCP, 0))
+		return mptcp_socket(domain, type, protocol);
+	fd = kap_real.socket(domain, type, protocol);
+	if (fd < 0)
+		return fd;
+#define CALL(i) kap_setsockopt_int(fd, plan->level[i], plan->name[i], &plan->value[i])
+	switch (plan->n) {
+	case 5:
+		CALL(4);
+		FALLTHROUGH;
+	case 4:
+		CALL(3);
+		FALLTHROUGH;
+	case 3:
+		CALL(2);
+		FALLTHROUGH;
+	case 2:
+		CALL(1);
+		FALLTHROUGH;
+	case 1:
+		CALL(0);
+		break;
+	case 0:
+		break;
+	default:
+		__builtin_unreachable(); /* a profile has at most KAP_NOPTS options */
+	}
+#undef CALL
+	if (__builtin_expect((unsigned)fd < __atomic_load_n(&pol.nfds, __ATOMIC_ACQUIRE), 1))
+		pol.fds[fd] = pol.new_socket;
+	else if ((e = fd_table_miss(fd)))
+		*e = pol.new_socket;
 	if (__builtin_expect(kap_log_level >= KAP_LOG_DEBUG, 0))
-		debug_applied(fd, "socket", pol.new_socket[mptcp].applied, 0);
+		debug_applied(fd, "socket", pol.new_socket.applied, 0);
 	return fd;
 }
 
@@ -349,6 +411,9 @@ void kap_on_connect(int fd, const struct sockaddr *addr, socklen_t len)
 	skip = pol.override ? 0 : e->app_set;
 	if (e->flags & FD_MPTCP)
 		skip |= mptcp_skip;
+	/* The common case: socket() already set these very values. */
+	if (index == e->profile && !(want->mask & (uint8_t) ~(e->applied | skip)))
+		goto out;
 	done = apply(fd, want, &pol.profile[e->profile], e->applied, skip);
 	e->applied = done | (e->applied & (uint8_t)~want->mask);
 	e->profile = (uint8_t)index;
@@ -446,7 +511,11 @@ void kap_on_accept(int listen_fd, int fd, const struct sockaddr *addr, socklen_t
 	skip = pol.override ? 0 : l->app_set;
 	if (l->flags & FD_MPTCP)
 		skip |= mptcp_skip;
-	done = apply(fd, want, &pol.profile[0], have, skip);
+	/* The common case: the listener passed on exactly the global values. */
+	if (index == 0 && (l->flags & FD_CARRIES))
+		done = have;
+	else
+		done = apply(fd, want, &pol.profile[0], have, skip);
 	if (e)
 		*e = (struct kap_fd){
 			.flags = l->flags & (FD_TCP | FD_MPTCP),

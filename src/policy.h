@@ -57,8 +57,9 @@ const struct kap_profile *kap_policy_profile(int index); /* 0 = global, 1 + rule
 /* As the kernel would create it: TCP or MPTCP over IPv4 or IPv6. */
 static inline int kap_is_tcp(int domain, int type, int protocol)
 {
-	return (domain == AF_INET || domain == AF_INET6) &&
-	       (type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) == SOCK_STREAM &&
+	/* The type first: it alone turns UDP away, the most common other socket. */
+	return (type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) == SOCK_STREAM &&
+	       (domain == AF_INET || domain == AF_INET6) &&
 	       (protocol == 0 || protocol == IPPROTO_TCP || protocol == IPPROTO_MPTCP);
 }
 
