@@ -91,25 +91,32 @@ ss_timer() {
 	ss -Htnoe state established "$@" | grep -o 'timer:([^)]*)' | head -n 1
 }
 
-# ss_keepalive_secs FILTER: seconds until the next keepalive probe of the
-# first matching established socket, or "none" without a keepalive timer.
-# ss prints "4.996ms" for 4.996 s, "40sec" and "119min" for larger values.
+# ss_keepalive_secs FILTER: whole seconds until the next keepalive probe of
+# the first matching established socket, or "none" without a keepalive timer.
+# ss builds EXPIRES from its non-zero parts: "760ms" is 0.76 s, "4.996ms" is
+# 4.996 s, "40sec", "1min14sec", "1min5.200ms", "119min"; empty is due now.
 ss_keepalive_secs() {
-	local t
+	local t min=0 sec=0
 	t=$(ss_timer "$@")
 	case $t in
-	"timer:(keepalive,"*)
-		t=${t#timer:(keepalive,}
-		t=${t%%,*}
-		case $t in
-		*min) echo $((${t%min} * 60)) ;;
-		*sec) echo "${t%sec}" ;;
-		*ms) echo "${t%ms}" | cut -d. -f1 ;;
-		*) echo 0 ;;
-		esac
+	"timer:(keepalive,"*) ;;
+	*)
+		echo none
+		return
 		;;
-	*) echo none ;;
 	esac
+	t=${t#timer:(keepalive,}
+	t=${t%%,*}
+	case $t in *min*)
+		min=${t%%min*}
+		t=${t#*min}
+		;;
+	esac
+	case $t in
+	*sec) sec=${t%sec} ;;
+	*.*ms) sec=${t%%.*} ;;
+	esac
+	echo $((min * 60 + sec))
 }
 
 # Finish a test script: exit status says whether anything failed.

@@ -23,8 +23,11 @@ cfg=(KAP_IDLE=33 KAP_INTERVAL=7 KAP_COUNT=4)
 want=$(cp_ka 33 7 4)
 redis_own=$(cp_ka 300 100 3)
 cli_own=$(cp_ka 15 5 3)
+# shellcheck disable=SC2034 # read through the namerefs of start()
 SHIM_OFF=("${CP_SHIM[@]}" "${cfg[@]}")
+# shellcheck disable=SC2034
 SHIM_ON=("${CP_SHIM[@]}" "${cfg[@]}" KAP_OVERRIDE=1)
+# shellcheck disable=SC2034
 NOSHIM=("${CP_NOSHIM[@]}" "${cfg[@]}")
 declare -A port srv cli
 
