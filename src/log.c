@@ -18,10 +18,19 @@ static const char prefix[] = "libkapreload: ";
 
 static enum target log_target = TARGET_STDERR;
 static char log_path[KAP_PATH_MAX];
+/* What fd 2 was at start-up, when it was a log then. */
+static int stderr_was_log;
+static dev_t stderr_dev;
+static ino_t stderr_ino;
 
 void kap_log_setup(int level, const char *target)
 {
+	struct stat st;
+
 	kap_log_level = level;
+	stderr_was_log = fstat(2, &st) == 0 && !S_ISSOCK(st.st_mode);
+	stderr_dev = st.st_dev;
+	stderr_ino = st.st_ino;
 	if (strcmp(target, "syslog") == 0) {
 		log_target = TARGET_SYSLOG;
 	} else if (target[0] == '/' && strlen(target) < sizeof(log_path)) {
@@ -85,15 +94,17 @@ static void send_syslog(int level, const char *line, size_t len)
 }
 
 /*
- * Under inetd fds 0-2 are the client's socket, and a closed fd 2 may be
- * reused by the program for anything: only a file, a pipe or a terminal is
- * a log.
+ * Under inetd fds 0-2 are the client's socket, and a program started with
+ * fd 2 closed may later open its own data file there: fd 2 is a log only
+ * if it was one at start-up (a file, a pipe or a terminal, not a socket)
+ * and still is that same file.
  */
 static int stderr_is_a_log(void)
 {
 	struct stat st;
 
-	return fstat(2, &st) == 0 && !S_ISSOCK(st.st_mode);
+	return stderr_was_log && fstat(2, &st) == 0 && st.st_dev == stderr_dev &&
+	       st.st_ino == stderr_ino;
 }
 
 void kap_log(int level, const char *msg)

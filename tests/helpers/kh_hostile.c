@@ -26,37 +26,37 @@
 #include <unistd.h>
 
 static const char usage[] =
-	"usage: kh_hostile COMMAND [ARGS]\n"
-	"\n"
-	"A socket is reported as `keepalive=V idle=S interval=S count=N user_timeout=MS`\n"
-	"(getsockopt; a failing option shows its errno name instead of a number).\n"
-	"\n"
-	"  sock [--proto P] [--connect IPV4 PORT] [--hold]\n"
-	"      socket(AF_INET, SOCK_STREAM, P) (P default 0; 262 is MPTCP), print the\n"
-	"      line; with --connect connect and print `connected <line>`; --hold then\n"
-	"      waits until killed.\n"
-	"  threads T N IDLE\n"
-	"      T threads each open N sockets at once (7 of 8 TCP in varied flavours,\n"
-	"      the rest UDP or AF_UNIX), twice, the second round shifted so that TCP\n"
-	"      and non-TCP swap descriptor numbers.  Checks every TCP socket has\n"
-	"      keepalive on and idle IDLE and no other socket has keepalive on.\n"
-	"      Prints `tcp=A tcp_bad=B other=C other_bad=D failed=E fds_before=F\n"
-	"      fds_after=G`.\n"
-	"  signal SECS IDLE\n"
-	"      For SECS seconds, a 200 us SIGALRM timer whose handler calls socket()\n"
-	"      and accept() while the main loop calls socket(), connect() and\n"
-	"      accept().  Prints counts of sockets made and of those not holding\n"
-	"      keepalive with idle IDLE.\n"
-	"  fork IDLE\n"
-	"      Prints `parent|child|grandchild <line>` (fork without exec), then\n"
-	"      forks 100 children while 4 threads loop in socket(); each child\n"
-	"      checks one socket.  Prints `storm forks=N child_bad=B thread_bad=T`.\n"
-	"  fd2 PATH N\n"
-	"      Opens PATH (truncating), creates N TCP sockets, writes `data` into\n"
-	"      PATH and prints `file_fd=FD` (FD is 2 when fd 2 was closed).\n"
-	"\n"
-	"Exit status: 0 done (the lines say whether the shim behaved), 1 a system\n"
-	"call failed, 2 usage error.\n";
+    "usage: kh_hostile COMMAND [ARGS]\n"
+    "\n"
+    "A socket is reported as `keepalive=V idle=S interval=S count=N user_timeout=MS`\n"
+    "(getsockopt; a failing option shows its errno name instead of a number).\n"
+    "\n"
+    "  sock [--proto P] [--connect IPV4 PORT] [--hold]\n"
+    "      socket(AF_INET, SOCK_STREAM, P) (P default 0; 262 is MPTCP), print the\n"
+    "      line; with --connect connect and print `connected <line>`; --hold then\n"
+    "      waits until killed.\n"
+    "  threads T N IDLE\n"
+    "      T threads each open N sockets at once (7 of 8 TCP in varied flavours,\n"
+    "      the rest UDP or AF_UNIX), twice, the second round shifted so that TCP\n"
+    "      and non-TCP swap descriptor numbers.  Checks every TCP socket has\n"
+    "      keepalive on and idle IDLE and no other socket has keepalive on.\n"
+    "      Prints `tcp=A tcp_bad=B other=C other_bad=D failed=E fds_before=F\n"
+    "      fds_after=G`.\n"
+    "  signal SECS IDLE\n"
+    "      For SECS seconds, a 200 us SIGALRM timer whose handler calls socket()\n"
+    "      and accept() while the main loop calls socket(), connect() and\n"
+    "      accept().  Prints counts of sockets made and of those not holding\n"
+    "      keepalive with idle IDLE.\n"
+    "  fork IDLE\n"
+    "      Prints `parent|child|grandchild <line>` (fork without exec), then\n"
+    "      forks 100 children while 4 threads loop in socket(); each child\n"
+    "      checks one socket.  Prints `storm forks=N child_bad=B thread_bad=T`.\n"
+    "  fd2 PATH N\n"
+    "      Opens PATH (truncating), creates N TCP sockets, writes `data` into\n"
+    "      PATH and prints `file_fd=FD` (FD is 2 when fd 2 was closed).\n"
+    "\n"
+    "Exit status: 0 done (the lines say whether the shim behaved), 1 a system\n"
+    "call failed, 2 usage error.\n";
 
 static int want_idle;
 
@@ -197,14 +197,14 @@ static int open_kind(int kind, unsigned char *is_tcp)
 	static const struct {
 		int domain, type, protocol;
 	} kinds[8] = {
-		{AF_INET, SOCK_STREAM, 0},
-		{AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0},
-		{AF_INET, SOCK_STREAM | SOCK_NONBLOCK, IPPROTO_TCP},
-		{AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP},
-		{AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0},
-		{AF_INET6, SOCK_STREAM, IPPROTO_TCP},
-		{AF_INET, SOCK_STREAM, IPPROTO_TCP},
-		{AF_INET, SOCK_DGRAM, 0},
+	    {AF_INET, SOCK_STREAM, 0},
+	    {AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0},
+	    {AF_INET, SOCK_STREAM | SOCK_NONBLOCK, IPPROTO_TCP},
+	    {AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP},
+	    {AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0},
+	    {AF_INET6, SOCK_STREAM, IPPROTO_TCP},
+	    {AF_INET, SOCK_STREAM, IPPROTO_TCP},
+	    {AF_INET, SOCK_DGRAM, 0},
 	};
 
 	/* Every other round the non-TCP slot is an AF_UNIX stream socket. */
@@ -366,7 +366,8 @@ static int cmd_signal(int argc, char **argv)
 	 * A listener the shim never saw (raw syscall), so that every accept()
 	 * has to classify it and set options on the new socket itself.
 	 */
-	listen_fd = (int)syscall(SYS_socket, AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	listen_fd =
+	    (int)syscall(SYS_socket, AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (listen_fd < 0 || bind(listen_fd, (struct sockaddr *)&sin, sizeof(sin)) != 0 ||
 	    listen(listen_fd, 4096) != 0 ||
 	    getsockname(listen_fd, (struct sockaddr *)&sin, &slen) != 0)

@@ -33,15 +33,17 @@ __attribute__((constructor)) static void kh_ctor(void)
 	if (fd < 0) {
 		n = snprintf(line, sizeof(line), "kh_ctor socket failed\n");
 	} else {
-		n = snprintf(line, sizeof(line), "kh_ctor keepalive=%d idle=%d interval=%d count=%d\n",
-			     get(fd, SOL_SOCKET, SO_KEEPALIVE), get(fd, IPPROTO_TCP, TCP_KEEPIDLE),
-			     get(fd, IPPROTO_TCP, TCP_KEEPINTVL), get(fd, IPPROTO_TCP, TCP_KEEPCNT));
+		n = snprintf(
+		    line, sizeof(line), "kh_ctor keepalive=%d idle=%d interval=%d count=%d\n",
+		    get(fd, SOL_SOCKET, SO_KEEPALIVE), get(fd, IPPROTO_TCP, TCP_KEEPIDLE),
+		    get(fd, IPPROTO_TCP, TCP_KEEPINTVL), get(fd, IPPROTO_TCP, TCP_KEEPCNT));
 	}
 	/* stdio may not be usable this early; one write() is. */
 	if (n > 0 && write(2, line, (size_t)n) < 0)
 		return;
 	if (fd >= 0 && port) {
-		struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(port))};
+		struct sockaddr_in sin = {.sin_family = AF_INET,
+					  .sin_port = htons((uint16_t)atoi(port))};
 
 		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 		if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0)

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # OpenJDK: java.net.Socket/ServerSocket and NIO SocketChannel/ServerSocketChannel
 # (AF_INET6 dual-stack sockets even for 127.0.0.1), connected and accepted
-# ends, seen from outside (ss timer, pidfd_getfd). Two JVMs at once: one
-# under the shim, one without it (the negative control).
+# ends, seen from outside (ss timer, pidfd_getfd); and a Socket on which the
+# program calls setKeepAlive(false) before connecting: with override off the
+# program wins, while its accepted peer end is configured. Two JVMs at once:
+# one under the shim, one without it (the negative control).
 # shellcheck source-path=SCRIPTDIR source=../lib.sh
 . "$(dirname "$0")/../lib.sh"
 # shellcheck source=compat/compat_lib.sh
@@ -30,14 +32,19 @@ for mode in shim noshim; do
 	pid=${mode}_pid
 	pid=${!pid}
 	declare -A ports=([io]=$(sed -n 's/^io //p' "$T_TMP/$mode")
-		[nio]=$(sed -n 's/^nio //p' "$T_TMP/$mode"))
+		[nio]=$(sed -n 's/^nio //p' "$T_TMP/$mode")
+		[off]=$(sed -n 's/^off //p' "$T_TMP/$mode"))
 	# Java's sockets are AF_INET6 even towards 127.0.0.1: ss shows them as
 	# [::ffff:127.0.0.1]; the family must not matter to the shim.
 	t_contains "java_${mode}_dual_stack" "[::ffff:127.0.0.1]:${ports[io]}" \
 		"$(ss -Htn state established sport = :"${ports[io]}")"
-	for kind in io nio; do
+	for kind in io nio off; do
 		port=${ports[$kind]}
-		if [ "$mode" = shim ]; then
+		if [ "$mode/$kind" = shim/off ]; then
+			cp_expect java_setkeepalive_false_app_wins "$pid" none none "keepalive=0 *" \
+				dport = :"$port"
+			cp_expect java_off_accepted "$pid" 25 33 "$want" sport = :"$port"
+		elif [ "$mode" = shim ]; then
 			cp_expect "java_${kind}_connected" "$pid" 25 33 "$want" dport = :"$port"
 			cp_expect "java_${kind}_accepted" "$pid" 25 33 "$want" sport = :"$port"
 		else

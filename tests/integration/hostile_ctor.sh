@@ -59,7 +59,7 @@ check_ctor() {
 check_ctor ctor_first "$ctor_first"
 check_ctor kap_first "$kap_first"
 # Negative control: the constructor's socket without the shim.
-out=$(env LD_PRELOAD="$CTOR" "${cfg[@]}" "$KH" sock 2>&1)
+out=$(env LD_PRELOAD="${san}$CTOR" "${cfg[@]}" "$KH" sock 2>&1)
 t_contains ctor_noshim_untouched "kh_ctor $untouched" "$out"
 
 # From outside: the constructor's connection, held for the process's
@@ -102,7 +102,7 @@ if [ "$secs" != none ] && [ "$secs" -ge 35 ] && [ "$secs" -le 41 ]; then
 else
 	t_fail ctor_first_held_connection_timer_ss "expected a keepalive timer of 35..41 s, got [$secs]"
 fi
-t_eq ctor_noshim_held_connection_no_timer none "$(held_secs "$CTOR")"
+t_eq ctor_noshim_held_connection_no_timer none "$(held_secs "${san}$CTOR")"
 
 # Two socket shims. libkh_wrap aborts on re-entry and counts the calls it saw.
 # check_wrap NAME PRELOAD
@@ -122,7 +122,7 @@ check_wrap() {
 }
 check_wrap wrap_first "${san}$WRAP $KAP_LIB"
 check_wrap kap_then_wrap "$KAP_PRELOAD $WRAP"
-out=$(env LD_PRELOAD="$WRAP" "${cfg[@]}" "$KH" sock 2>&1)
+out=$(env LD_PRELOAD="${san}$WRAP" "${cfg[@]}" "$KH" sock 2>&1)
 t_contains wrap_alone_untouched "$untouched" "$out"
 
 t_done

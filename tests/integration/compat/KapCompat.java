@@ -2,6 +2,8 @@
 // Opens two loopback connections to itself, each with both ends in this JVM:
 //   "io PORT"  - java.net.ServerSocket + java.net.Socket (blocking classic I/O)
 //   "nio PORT" - ServerSocketChannel + SocketChannel (NIO)
+//   "off PORT" - like io, but the connecting end calls setKeepAlive(false)
+//                after the socket exists and before it connects
 // then prints "ready" and holds every socket open for HOLD_SECONDS, so that
 // the test looks at them from outside (ss, pidfd_getfd). PORT is the
 // listening port: the accepted end has it as local port, the connected end
@@ -30,11 +32,18 @@ public class KapCompat {
 		SocketChannel nioAccepted = nioServer.accept();
 		System.out.println("nio " + nioPort);
 
+		ServerSocket offServer = new ServerSocket(0, 16, lo);
+		Socket offConnected = new Socket();
+		offConnected.setKeepAlive(false);
+		offConnected.connect(new InetSocketAddress(lo, offServer.getLocalPort()));
+		Socket offAccepted = offServer.accept();
+		System.out.println("off " + offServer.getLocalPort());
+
 		System.out.println("ready");
 		System.out.flush();
 		Thread.sleep(holdMs);
 		for (AutoCloseable c : new AutoCloseable[] {connected, accepted, server, nioConnected,
-			     nioAccepted, nioServer})
+			     nioAccepted, nioServer, offConnected, offAccepted, offServer})
 			c.close();
 	}
 }
