@@ -81,20 +81,32 @@ bench: test-programs
 	KAP_BUILD=$(abspath $(B)) tests/bench/run.sh
 
 # The parser under libFuzzer (clang only); FUZZ_SECONDS bounds the run.
+# Crash inputs land in $(B)/fuzz-findings/; each one becomes a file in
+# tests/fuzz/regressions/, which tests/integration/fuzz.sh replays.
 FUZZ_SECONDS ?= 60
 FUZZ_CC      ?= clang
+FUZZ_FLAGS   ?=
 fuzz: | $(B)
 	$(FUZZ_CC) -std=c11 $(DEFS) -g -O1 -fsanitize=fuzzer,address,undefined -Isrc \
 		-o $(B)/fuzz_config tests/fuzz/fuzz_config.c $(PARSER_SRCS)
-	mkdir -p $(B)/fuzz-corpus
+	mkdir -p $(B)/fuzz-corpus $(B)/fuzz-findings
 	$(B)/fuzz_config -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+		-artifact_prefix=$(abspath $(B))/fuzz-findings/ $(FUZZ_FLAGS) \
 		$(B)/fuzz-corpus tests/fuzz/corpus
 
 # Library, unit tests and integration tests with ASan and UBSan.
 SAN_FLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+# A report from a process whose exit status no test reads would go unseen:
+# every report is also written under build/san/reports/, and any file there fails.
+SAN_REPORTS = $(abspath build/san)/reports
 check-sanitize:
 	$(MAKE) B=build/san CFLAGS="$(SAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" test-programs
-	KAP_SANITIZE=1 KAP_BUILD=$(abspath build/san) tests/run.sh
+	rm -rf $(SAN_REPORTS) && mkdir -p $(SAN_REPORTS)
+	KAP_SANITIZE=1 KAP_BUILD=$(abspath build/san) \
+	ASAN_OPTIONS=detect_leaks=0:log_path=$(SAN_REPORTS)/asan \
+	UBSAN_OPTIONS=print_stacktrace=1:log_path=$(SAN_REPORTS)/ubsan tests/run.sh $(SAN_SUITES)
+	@if [ -n "$$(ls -A $(SAN_REPORTS))" ]; then \
+		echo "sanitizer reports:"; head -n 20 $(SAN_REPORTS)/*; exit 1; fi
 
 install: all
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR)/libkapreload \

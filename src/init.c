@@ -164,13 +164,14 @@ static int program_selected(void)
 		return 1;
 	program_names(exe, sizeof(exe), argv0, sizeof(argv0));
 	if (cfg.exclude_set && list_matches(cfg.exclude_programs, exe, argv0)) {
-		snprintf(msg, sizeof(msg), "%s: excluded by exclude_programs; not touching sockets",
+		snprintf(msg, sizeof(msg), "%.64s: excluded by exclude_programs; not touching sockets",
 			 exe);
 		kap_log(KAP_LOG_INFO, msg);
 		return 0;
 	}
 	if (cfg.include_set && !list_matches(cfg.include_programs, exe, argv0)) {
-		snprintf(msg, sizeof(msg), "%s: not in include_programs; not touching sockets", exe);
+		snprintf(msg, sizeof(msg), "%.64s: not in include_programs; not touching sockets",
+			 exe);
 		kap_log(KAP_LOG_INFO, msg);
 		return 0;
 	}
