@@ -14,23 +14,23 @@
 #include <stdint.h>
 
 /* Kernel limits from include/net/tcp.h, which userspace headers lack. */
-#define KAP_IDLE_MAX     32767
+#define KAP_IDLE_MAX	 32767
 #define KAP_INTERVAL_MAX 32767
-#define KAP_COUNT_MAX    127
-#define KAP_UTO_MAX      2147483647L
+#define KAP_COUNT_MAX	 127
+#define KAP_UTO_MAX	 2147483647L
 
 #define KAP_UNSET    (-1)  /* no source set this parameter */
 #define KAP_UTO_AUTO (-2L) /* user_timeout = auto: idle + interval * count */
 
 /* Bounded so that the whole configuration is one static object. */
-#define KAP_FILE_MAX       (64 * 1024)
-#define KAP_MAX_RULES      32
-#define KAP_MAX_PREFIXES   16 /* per rule */
-#define KAP_RULE_NAME_MAX  32
-#define KAP_PATH_MAX       256
-#define KAP_PATTERNS_MAX   512
-#define KAP_MAX_DIAGS      16
-#define KAP_DIAG_LEN       256
+#define KAP_FILE_MAX	  (64 * 1024)
+#define KAP_MAX_RULES	  32
+#define KAP_MAX_PREFIXES  16 /* per rule */
+#define KAP_RULE_NAME_MAX 32
+#define KAP_PATH_MAX	  256
+#define KAP_PATTERNS_MAX  512
+#define KAP_MAX_DIAGS	  16
+#define KAP_DIAG_LEN	  256
 
 enum kap_log_level {
 	KAP_LOG_OFF = 0,
@@ -48,16 +48,16 @@ enum kap_direction {
 
 /* What one source (environment, file, a rule) says about a socket. */
 struct kap_params {
-	int enable;        /* KAP_UNSET, 0 or 1 */
-	int idle;          /* seconds, 1..KAP_IDLE_MAX or KAP_UNSET */
-	int interval;      /* seconds, 1..KAP_INTERVAL_MAX or KAP_UNSET */
-	int count;         /* probes, 1..KAP_COUNT_MAX or KAP_UNSET */
+	int enable;	   /* KAP_UNSET, 0 or 1 */
+	int idle;	   /* seconds, 1..KAP_IDLE_MAX or KAP_UNSET */
+	int interval;	   /* seconds, 1..KAP_INTERVAL_MAX or KAP_UNSET */
+	int count;	   /* probes, 1..KAP_COUNT_MAX or KAP_UNSET */
 	long user_timeout; /* ms, 0..KAP_UTO_MAX, KAP_UTO_AUTO or KAP_UNSET; 0 = leave alone */
 };
 
 struct kap_prefix {
 	uint8_t family; /* AF_INET or AF_INET6 */
-	uint8_t len;    /* prefix length in bits */
+	uint8_t len;	/* prefix length in bits */
 	uint8_t addr[16];
 };
 
@@ -78,12 +78,12 @@ struct kap_diag {
 
 struct kap_config {
 	struct kap_params global;
-	int override;                  /* 0 or 1 */
-	int log_level;                 /* enum kap_log_level, default KAP_LOG_WARN */
+	int override;		       /* 0 or 1 */
+	int log_level;		       /* enum kap_log_level, default KAP_LOG_WARN */
 	char log_target[KAP_PATH_MAX]; /* "stderr", "syslog" or an absolute path */
 	int nrules;
 	struct kap_rule rules[KAP_MAX_RULES];
-	int include_set, exclude_set; /* the lists below were given */
+	int include_set, exclude_set;		 /* the lists below were given */
 	char include_programs[KAP_PATTERNS_MAX]; /* space-separated globs */
 	char exclude_programs[KAP_PATTERNS_MAX];
 	int ndiags;
@@ -98,6 +98,6 @@ void kap_config_parse_file(struct kap_config *cfg, const char *text, size_t len,
 			   const char *filename);
 void kap_config_apply_env(struct kap_config *cfg, kap_getenv_fn getenv_fn);
 void kap_config_diag(struct kap_config *cfg, int level, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -59,8 +59,8 @@ static ssize_t read_file(const char *path, int report_missing)
 	}
 	close(fd);
 	if (len > KAP_FILE_MAX) {
-		kap_config_diag(&cfg, KAP_LOG_ERROR,
-				"%s: larger than %d bytes; no file used", path, KAP_FILE_MAX);
+		kap_config_diag(&cfg, KAP_LOG_ERROR, "%s: larger than %d bytes; no file used", path,
+				KAP_FILE_MAX);
 		return -1;
 	}
 	return len;
@@ -164,8 +164,8 @@ static int program_selected(void)
 		return 1;
 	program_names(exe, sizeof(exe), argv0, sizeof(argv0));
 	if (cfg.exclude_set && list_matches(cfg.exclude_programs, exe, argv0)) {
-		snprintf(msg, sizeof(msg), "%.64s: excluded by exclude_programs; not touching sockets",
-			 exe);
+		snprintf(msg, sizeof(msg),
+			 "%.64s: excluded by exclude_programs; not touching sockets", exe);
 		kap_log(KAP_LOG_INFO, msg);
 		return 0;
 	}
@@ -189,7 +189,8 @@ static void log_summary(void)
 	n = snprintf(msg, sizeof(msg), "active: keepalive %s",
 		     p->mask & (1u << KAP_OPT_KEEPALIVE) ? "on" : "untouched");
 	if (p->mask & (1u << KAP_OPT_IDLE))
-		n += snprintf(msg + n, sizeof(msg) - (size_t)n, ", idle %d s", p->value[KAP_OPT_IDLE]);
+		n += snprintf(msg + n, sizeof(msg) - (size_t)n, ", idle %d s",
+			      p->value[KAP_OPT_IDLE]);
 	if (p->mask & (1u << KAP_OPT_INTERVAL))
 		n += snprintf(msg + n, sizeof(msg) - (size_t)n, ", interval %d s",
 			      p->value[KAP_OPT_INTERVAL]);

@@ -9,12 +9,11 @@
 /* Internal to the library: direct, not GOT-relative, access on the hot path. */
 #pragma GCC visibility push(hidden)
 
-
 enum kap_mode {
 	KAP_MODE_UNINIT = 0,
 	KAP_MODE_INITIALIZING,
 	KAP_MODE_BROKEN, /* a real call could not be found: wrappers fail with ENOSYS */
-	KAP_MODE_PASS,   /* disabled or filtered out: wrappers only forward */
+	KAP_MODE_PASS,	 /* disabled or filtered out: wrappers only forward */
 	KAP_MODE_ACTIVE,
 };
 

@@ -68,8 +68,8 @@ void kap_msg_int(struct kap_msg *m, long v)
 /* syslog(3) takes a lock and may allocate; this speaks to /dev/log itself. */
 static void send_syslog(int level, const char *line, size_t len)
 {
-	static const int severity[] = {[KAP_LOG_ERROR] = 3, [KAP_LOG_WARN] = 4,
-				       [KAP_LOG_INFO] = 6, [KAP_LOG_DEBUG] = 7};
+	static const int severity[] = {
+	    [KAP_LOG_ERROR] = 3, [KAP_LOG_WARN] = 4, [KAP_LOG_INFO] = 6, [KAP_LOG_DEBUG] = 7};
 	struct sockaddr_un addr = {.sun_family = AF_UNIX, .sun_path = "/dev/log"};
 	struct kap_msg m = {.len = 0};
 	int fd;

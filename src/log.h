@@ -7,7 +7,6 @@
 #ifndef KAP_LOG_H
 #define KAP_LOG_H
 
-
 #include <stddef.h>
 
 #include "config.h"

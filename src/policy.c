@@ -20,11 +20,11 @@ static const struct {
 	int level, name;
 	const char *label;
 } option[KAP_NOPTS] = {
-	[KAP_OPT_IDLE] = {IPPROTO_TCP, TCP_KEEPIDLE, "idle"},
-	[KAP_OPT_INTERVAL] = {IPPROTO_TCP, TCP_KEEPINTVL, "interval"},
-	[KAP_OPT_COUNT] = {IPPROTO_TCP, TCP_KEEPCNT, "count"},
-	[KAP_OPT_USER_TIMEOUT] = {IPPROTO_TCP, TCP_USER_TIMEOUT, "user_timeout"},
-	[KAP_OPT_KEEPALIVE] = {SOL_SOCKET, SO_KEEPALIVE, "keepalive"},
+    [KAP_OPT_IDLE] = {IPPROTO_TCP, TCP_KEEPIDLE, "idle"},
+    [KAP_OPT_INTERVAL] = {IPPROTO_TCP, TCP_KEEPINTVL, "interval"},
+    [KAP_OPT_COUNT] = {IPPROTO_TCP, TCP_KEEPCNT, "count"},
+    [KAP_OPT_USER_TIMEOUT] = {IPPROTO_TCP, TCP_USER_TIMEOUT, "user_timeout"},
+    [KAP_OPT_KEEPALIVE] = {SOL_SOCKET, SO_KEEPALIVE, "keepalive"},
 };
 
 /*
@@ -33,19 +33,19 @@ static const struct {
  * a hint that is checked before anything is skipped on its word.
  */
 struct kap_fd {
-	uint32_t ino;    /* a listener's socket inode, valid with FD_LEARNED */
-	uint8_t flags;   /* FD_* */
+	uint32_t ino;	 /* a listener's socket inode, valid with FD_LEARNED */
+	uint8_t flags;	 /* FD_* */
 	uint8_t applied; /* options known to hold profile[profile]'s values */
 	uint8_t app_set; /* options the application set itself */
 	uint8_t profile; /* index into pol.profile */
 };
 
 enum {
-	FD_TCP = 1,      /* a TCP or MPTCP socket */
-	FD_MPTCP = 2,    /* MPTCP: no TCP_USER_TIMEOUT there */
-	FD_LEARNED = 4,  /* listener examined; ino says which socket that was */
-	FD_CARRIES = 8,  /* listener holds profile 0's values: accepted sockets inherit them */
-	FD_APP_ON = 16,  /* the application turned SO_KEEPALIVE on itself */
+	FD_TCP = 1,	/* a TCP or MPTCP socket */
+	FD_MPTCP = 2,	/* MPTCP: no TCP_USER_TIMEOUT there */
+	FD_LEARNED = 4, /* listener examined; ino says which socket that was */
+	FD_CARRIES = 8, /* listener holds profile 0's values: accepted sockets inherit them */
+	FD_APP_ON = 16, /* the application turned SO_KEEPALIVE on itself */
 };
 
 static struct {
@@ -122,7 +122,8 @@ static struct kap_params merge(const struct kap_params *rule, const struct kap_p
 	m.idle = rule->idle != KAP_UNSET ? rule->idle : global->idle;
 	m.interval = rule->interval != KAP_UNSET ? rule->interval : global->interval;
 	m.count = rule->count != KAP_UNSET ? rule->count : global->count;
-	m.user_timeout = rule->user_timeout != KAP_UNSET ? rule->user_timeout : global->user_timeout;
+	m.user_timeout =
+	    rule->user_timeout != KAP_UNSET ? rule->user_timeout : global->user_timeout;
 	return m;
 }
 
@@ -474,9 +475,9 @@ static int inbound_rule(int fd, const struct sockaddr *addr, socklen_t addr_len)
 	uint16_t port = 0;
 
 	if (pol.inbound_peer) {
-		if (addr && ((addr_len >= sizeof(struct sockaddr_in) && addr->sa_family == AF_INET) ||
-			     (addr_len >= sizeof(struct sockaddr_in6) &&
-			      addr->sa_family == AF_INET6))) {
+		if (addr &&
+		    ((addr_len >= sizeof(struct sockaddr_in) && addr->sa_family == AF_INET) ||
+		     (addr_len >= sizeof(struct sockaddr_in6) && addr->sa_family == AF_INET6))) {
 			p = addr;
 			peer_len = addr_len;
 		} else if (getpeername(fd, (struct sockaddr *)&peer, &peer_len) == 0) {
@@ -485,8 +486,8 @@ static int inbound_rule(int fd, const struct sockaddr *addr, socklen_t addr_len)
 	}
 	if (pol.inbound_port && getsockname(fd, (struct sockaddr *)&local, &local_len) == 0)
 		port = port_of((struct sockaddr *)&local);
-	return 1 + kap_rules_find(pol.rules, pol.nrules, KAP_DIR_INBOUND, p, p ? peer_len : 0,
-				  port);
+	return 1 +
+	       kap_rules_find(pol.rules, pol.nrules, KAP_DIR_INBOUND, p, p ? peer_len : 0, port);
 }
 
 void kap_on_accept(int listen_fd, int fd, const struct sockaddr *addr, socklen_t addr_len)
@@ -518,10 +519,10 @@ void kap_on_accept(int listen_fd, int fd, const struct sockaddr *addr, socklen_t
 		done = apply(fd, want, &pol.profile[0], have, skip);
 	if (e)
 		*e = (struct kap_fd){
-			.flags = l->flags & (FD_TCP | FD_MPTCP),
-			.applied = done | (have & (uint8_t)~want->mask),
-			.app_set = l->app_set,
-			.profile = (uint8_t)index,
+		    .flags = l->flags & (FD_TCP | FD_MPTCP),
+		    .applied = done | (have & (uint8_t)~want->mask),
+		    .app_set = l->app_set,
+		    .profile = (uint8_t)index,
 		};
 	if (kap_log_level >= KAP_LOG_DEBUG)
 		debug_applied(fd, "accept", done, index);
@@ -585,5 +586,5 @@ void kap_note_app_option(int fd, int opt, const void *val, socklen_t len)
 		e->flags = (uint8_t)(on ? e->flags | FD_APP_ON : e->flags & ~FD_APP_ON);
 	}
 	/* A listener whose settings changed must be examined again. */
-	e->flags &= (uint8_t)~(FD_LEARNED | FD_CARRIES);
+	e->flags &= (uint8_t) ~(FD_LEARNED | FD_CARRIES);
 }

@@ -7,7 +7,6 @@
 #ifndef KAP_POLICY_H
 #define KAP_POLICY_H
 
-
 #include <netinet/in.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -37,10 +36,10 @@ enum kap_opt {
 
 /* What to set on one socket, compiled from kap_params once at start-up. */
 struct kap_profile {
-	uint8_t mask;             /* 1 << opt for each option set */
-	uint8_t nopts;            /* entries used in opts[] */
-	uint8_t opts[KAP_NOPTS];  /* the options set, in apply order */
-	int value[KAP_NOPTS];     /* indexed by enum kap_opt */
+	uint8_t mask;		 /* 1 << opt for each option set */
+	uint8_t nopts;		 /* entries used in opts[] */
+	uint8_t opts[KAP_NOPTS]; /* the options set, in apply order */
+	int value[KAP_NOPTS];	 /* indexed by enum kap_opt */
 };
 
 /* The kernel's defaults in this network namespace, for user_timeout = auto. */
@@ -67,7 +66,8 @@ static inline int kap_is_tcp(int domain, int type, int protocol)
 int kap_socket_tcp(int domain, int type, int protocol);
 void kap_forget(int fd);
 void kap_on_connect(int fd, const struct sockaddr *addr, socklen_t len);
-/* addr_len: the part of *addr the kernel filled (the smaller of the caller's buffer and the address). */
+/* addr_len: the part of *addr the kernel filled (the smaller of the caller's buffer and the
+ * address). */
 void kap_on_accept(int listen_fd, int fd, const struct sockaddr *addr, socklen_t addr_len);
 
 /* enum kap_opt for a (level, name) we manage, or -1. */

@@ -7,7 +7,6 @@
 #ifndef KAP_REAL_H
 #define KAP_REAL_H
 
-
 #include <sys/socket.h>
 
 /* Internal to the library: direct, not GOT-relative, access on the hot path. */

@@ -50,6 +50,35 @@ static int span_eq_ci(const char *s, size_t n, const char *word)
 	return word[n] == '\0';
 }
 
+/* s as a trimmed (pointer, length) span; KAP_VALUE_EMPTY when nothing is left. */
+static int value_span(const char **s, size_t *n)
+{
+	if (*s == NULL)
+		return KAP_VALUE_EMPTY;
+	*n = strlen(*s);
+	trim(s, n);
+	return *n ? KAP_VALUE_OK : KAP_VALUE_EMPTY;
+}
+
+struct word {
+	const char *name;
+	int value;
+};
+
+/* The value of the word the span spells (any case), or KAP_VALUE_SYNTAX. */
+static int lookup_word(const char *s, size_t n, const struct word *words, size_t count, int *out)
+{
+	size_t i;
+
+	for (i = 0; i < count; i++) {
+		if (span_eq_ci(s, n, words[i].name)) {
+			*out = words[i].value;
+			return KAP_VALUE_OK;
+		}
+	}
+	return KAP_VALUE_SYNTAX;
+}
+
 /* Parses the decimal number in the span; the span must already be trimmed. */
 static int parse_long_span(const char *s, size_t n, long min, long max, long *out)
 {
@@ -97,73 +126,44 @@ static int parse_long_span(const char *s, size_t n, long min, long max, long *ou
 int kap_parse_long(const char *s, long min, long max, long *out)
 {
 	size_t n;
+	int rc = value_span(&s, &n);
 
-	if (s == NULL)
-		return KAP_VALUE_EMPTY;
-	n = strlen(s);
-	trim(&s, &n);
-	return parse_long_span(s, n, min, max, out);
+	return rc != KAP_VALUE_OK ? rc : parse_long_span(s, n, min, max, out);
 }
 
 int kap_parse_bool(const char *s, int *out)
 {
-	static const char *const yes[] = {"on", "yes", "true", "1"};
-	static const char *const no[] = {"off", "no", "false", "0"};
-	size_t n, i;
+	static const struct word words[] = {
+	    {"on", 1},	{"yes", 1}, {"true", 1},  {"1", 1},
+	    {"off", 0}, {"no", 0},  {"false", 0}, {"0", 0},
+	};
+	size_t n;
+	int rc = value_span(&s, &n);
 
-	if (s == NULL)
-		return KAP_VALUE_EMPTY;
-	n = strlen(s);
-	trim(&s, &n);
-	if (n == 0)
-		return KAP_VALUE_EMPTY;
-	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
-		if (span_eq_ci(s, n, yes[i])) {
-			*out = 1;
-			return KAP_VALUE_OK;
-		}
-		if (span_eq_ci(s, n, no[i])) {
-			*out = 0;
-			return KAP_VALUE_OK;
-		}
-	}
-	return KAP_VALUE_SYNTAX;
+	return rc != KAP_VALUE_OK ? rc
+				  : lookup_word(s, n, words, sizeof(words) / sizeof(words[0]), out);
 }
 
 int kap_parse_log_level(const char *s, int *out)
 {
-	static const struct {
-		const char *name;
-		int level;
-	} levels[] = {
+	static const struct word words[] = {
 	    {"off", KAP_LOG_OFF},   {"error", KAP_LOG_ERROR}, {"warn", KAP_LOG_WARN},
 	    {"info", KAP_LOG_INFO}, {"debug", KAP_LOG_DEBUG},
 	};
-	size_t n, i;
+	size_t n;
+	int rc = value_span(&s, &n);
 
-	if (s == NULL)
-		return KAP_VALUE_EMPTY;
-	n = strlen(s);
-	trim(&s, &n);
-	if (n == 0)
-		return KAP_VALUE_EMPTY;
-	for (i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
-		if (span_eq_ci(s, n, levels[i].name)) {
-			*out = levels[i].level;
-			return KAP_VALUE_OK;
-		}
-	}
-	return KAP_VALUE_SYNTAX;
+	return rc != KAP_VALUE_OK ? rc
+				  : lookup_word(s, n, words, sizeof(words) / sizeof(words[0]), out);
 }
 
 int kap_parse_user_timeout(const char *s, long *out)
 {
 	size_t n;
+	int rc = value_span(&s, &n);
 
-	if (s == NULL)
-		return KAP_VALUE_EMPTY;
-	n = strlen(s);
-	trim(&s, &n);
+	if (rc != KAP_VALUE_OK)
+		return rc;
 	if (span_eq_ci(s, n, "auto")) {
 		*out = KAP_UTO_AUTO;
 		return KAP_VALUE_OK;
@@ -179,14 +179,11 @@ int kap_parse_prefix(const char *s, struct kap_prefix *out)
 	size_t n, an;
 	struct kap_prefix p;
 	long len;
-	int maxbits, i;
+	int maxbits, i, rc;
 
-	if (s == NULL)
-		return KAP_VALUE_EMPTY;
-	n = strlen(s);
-	trim(&s, &n);
-	if (n == 0)
-		return KAP_VALUE_EMPTY;
+	rc = value_span(&s, &n);
+	if (rc != KAP_VALUE_OK)
+		return rc;
 
 	slash = memchr(s, '/', n);
 	a = s;
@@ -214,7 +211,6 @@ int kap_parse_prefix(const char *s, struct kap_prefix *out)
 	if (slash) {
 		const char *l = slash + 1;
 		size_t ln = n - (size_t)(l - s);
-		int rc;
 
 		trim(&l, &ln);
 		rc = parse_long_span(l, ln, 0, maxbits, &len);
@@ -245,12 +241,9 @@ int kap_parse_port_range(const char *s, uint16_t *lo, uint16_t *hi)
 	size_t n;
 	int rc;
 
-	if (s == NULL)
-		return KAP_VALUE_EMPTY;
-	n = strlen(s);
-	trim(&s, &n);
-	if (n == 0)
-		return KAP_VALUE_EMPTY;
+	rc = value_span(&s, &n);
+	if (rc != KAP_VALUE_OK)
+		return rc;
 
 	/* A dash at the very start is a minus sign: "-5" is a number out of range. */
 	dash = n > 1 ? memchr(s + 1, '-', n - 1) : NULL;
@@ -281,21 +274,17 @@ int kap_parse_port_range(const char *s, uint16_t *lo, uint16_t *hi)
 
 int kap_parse_direction(const char *s, enum kap_direction *out)
 {
+	static const struct word words[] = {
+	    {"outbound", KAP_DIR_OUTBOUND},
+	    {"inbound", KAP_DIR_INBOUND},
+	    {"any", KAP_DIR_ANY},
+	};
 	size_t n;
+	int v, rc = value_span(&s, &n);
 
-	if (s == NULL)
-		return KAP_VALUE_EMPTY;
-	n = strlen(s);
-	trim(&s, &n);
-	if (n == 0)
-		return KAP_VALUE_EMPTY;
-	if (span_eq_ci(s, n, "outbound"))
-		*out = KAP_DIR_OUTBOUND;
-	else if (span_eq_ci(s, n, "inbound"))
-		*out = KAP_DIR_INBOUND;
-	else if (span_eq_ci(s, n, "any"))
-		*out = KAP_DIR_ANY;
-	else
-		return KAP_VALUE_SYNTAX;
-	return KAP_VALUE_OK;
+	if (rc == KAP_VALUE_OK)
+		rc = lookup_word(s, n, words, sizeof(words) / sizeof(words[0]), &v);
+	if (rc == KAP_VALUE_OK)
+		*out = (enum kap_direction)v;
+	return rc;
 }

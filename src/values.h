@@ -12,9 +12,9 @@
 
 enum kap_value_error {
 	KAP_VALUE_OK = 0,
-	KAP_VALUE_EMPTY,    /* nothing but white space */
-	KAP_VALUE_SYNTAX,   /* not a number / not a boolean / junk after it */
-	KAP_VALUE_RANGE,    /* a number outside [min, max] (overflow included) */
+	KAP_VALUE_EMPTY,  /* nothing but white space */
+	KAP_VALUE_SYNTAX, /* not a number / not a boolean / junk after it */
+	KAP_VALUE_RANGE,  /* a number outside [min, max] (overflow included) */
 };
 
 int kap_parse_long(const char *s, long min, long max, long *out);

@@ -84,7 +84,8 @@ static inline int do_accept4(int mode, int fd, struct sockaddr *addr, socklen_t 
 	/* accept() stays accept(): a seccomp filter may allow one and not the other. */
 	if (with_flags ? !kap_real.accept4 : !kap_real.accept)
 		return missing();
-	new_fd = with_flags ? kap_real.accept4(fd, addr, len, flags) : kap_real.accept(fd, addr, len);
+	new_fd =
+	    with_flags ? kap_real.accept4(fd, addr, len, flags) : kap_real.accept(fd, addr, len);
 	if (new_fd >= 0 && mode == KAP_MODE_ACTIVE)
 		kap_on_accept(fd, new_fd, addr, given && given > *len ? *len : given);
 	return new_fd;
