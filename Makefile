@@ -136,7 +136,7 @@ uninstall:
 	@echo "$(DESTDIR)$(SYSCONFDIR)/keepalive.conf is configuration: left in place"
 
 format:
-	clang-format -i src/*.c src/*.h tests/unit/*.c tests/unit/*.h tests/helpers/*.c
+	clang-format -i src/*.c src/*.h tests/unit/*.c tests/unit/*.h tests/helpers/*.c tests/bench/*.c tests/fuzz/*.c scripts/*.c
 
 clean:
 	rm -rf build

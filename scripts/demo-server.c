@@ -14,15 +14,16 @@
 
 int main(int argc, char **argv)
 {
-	struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct sockaddr_in addr = {.sin_family = AF_INET,
+				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	struct pollfd fds[1 + MAX_CLIENTS];
 	socklen_t len = sizeof(addr);
 	int lfd, n = 1, i;
 
 	addr.sin_port = htons((unsigned short)(argc > 1 ? atoi(argv[1]) : 0));
 	lfd = socket(AF_INET, SOCK_STREAM, 0);
-	if (lfd < 0 || bind(lfd, (struct sockaddr *)&addr, sizeof(addr)) != 0 || listen(lfd, 16) != 0 ||
-	    getsockname(lfd, (struct sockaddr *)&addr, &len) != 0) {
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&addr, sizeof(addr)) != 0 ||
+	    listen(lfd, 16) != 0 || getsockname(lfd, (struct sockaddr *)&addr, &len) != 0) {
 		perror("demo-server");
 		return 1;
 	}
