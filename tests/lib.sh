@@ -57,6 +57,18 @@ t_not_contains() {
 }
 
 is_root() { [ "$(id -u)" = 0 ]; }
+
+# t_require_files FILE...: a built file the script needs; a missing one
+# fails the script at once (make test builds them all).
+t_require_files() {
+	local f
+	for f in "$@"; do
+		if [ ! -e "$f" ]; then
+			t_fail setup "missing $f (run make test-programs)"
+			exit 1
+		fi
+	done
+}
 have() { command -v "$1" >/dev/null 2>&1; }
 
 # A per-script scratch directory, removed on exit.

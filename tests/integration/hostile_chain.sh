@@ -7,12 +7,7 @@
 . "$(dirname "$0")/../lib.sh"
 
 KH=$KAP_BIN/kh_hostile
-for f in "$KAP_LIB" "$KH"; do
-	if [ ! -e "$f" ]; then
-		t_fail setup "missing $f (run make test-programs)"
-		exit 1
-	fi
-done
+t_require_files "$KAP_LIB" "$KH"
 
 idle=47
 want="keepalive=1 idle=$idle interval=8 count=9 user_timeout=0"

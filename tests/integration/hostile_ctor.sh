@@ -10,12 +10,7 @@ KH=$KAP_BIN/kh_hostile
 CTOR=$KAP_BIN/libkh_ctor.so
 WRAP=$KAP_BIN/libkh_wrap.so
 PROBE=$KAP_BIN/tcpprobe
-for f in "$KAP_LIB" "$KH" "$CTOR" "$WRAP" "$PROBE"; do
-	if [ ! -e "$f" ]; then
-		t_fail setup "missing $f (run make test-programs)"
-		exit 1
-	fi
-done
+t_require_files "$KAP_LIB" "$KH" "$CTOR" "$WRAP" "$PROBE"
 
 cfg=(KAP_IDLE=41 KAP_INTERVAL=6 KAP_COUNT=3)
 want="keepalive=1 idle=41 interval=6 count=3"

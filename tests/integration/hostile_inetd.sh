@@ -8,12 +8,7 @@
 . "$(dirname "$0")/../lib.sh"
 
 KH=$KAP_BIN/kh_hostile
-for f in "$KAP_LIB" "$KH"; do
-	if [ ! -e "$f" ]; then
-		t_fail setup "missing $f (run make test-programs)"
-		exit 1
-	fi
-done
+t_require_files "$KAP_LIB" "$KH"
 
 # inetd MODE COMMAND...: a one-connection inetd plus its client in one
 # process (no shim in it). The child accepts, puts the socket on fds 0 and 1,

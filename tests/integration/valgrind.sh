@@ -19,12 +19,7 @@ if ! have valgrind; then
 	t_skip valgrind "valgrind not installed"
 	exit 0
 fi
-for f in "$KAP_LIB" "$PROBE" "$KH" "$LEAK"; do
-	if [ ! -e "$f" ]; then
-		t_fail setup "missing $f (run make test-programs)"
-		exit 1
-	fi
-done
+t_require_files "$KAP_LIB" "$PROBE" "$KH" "$LEAK"
 
 # vg NAME PRELOAD [VAR=VALUE...] COMMAND...: runs COMMAND under memcheck
 # with LD_PRELOAD and the variables (valgrind adds its own preloads to the
