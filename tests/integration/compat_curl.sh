@@ -17,6 +17,15 @@ cp_need curl curl || {
 	exit
 }
 
+# Under check-sanitize: Debian's curl never gets past setlocale() with
+# libasan preloaded, shim or no shim. That is the sanitizer's limit, not
+# ours; a curl that only hangs with the shim still fails below.
+if [ "${KAP_SANITIZE:-0}" = 1 ] &&
+	! timeout 10 env LD_PRELOAD="${KAP_PRELOAD%% *}" curl --version >/dev/null 2>&1; then
+	t_skip curl "curl hangs at start-up with libasan preloaded, even without the shim"
+	exit 0
+fi
+
 cfg=(KAP_IDLE=5 KAP_INTERVAL=3 KAP_COUNT=4)
 
 cp_bg "$T_TMP/srv" "${CP_NOSHIM[@]}" python3 "$CP_DIR/slow_http.py" 60
@@ -48,9 +57,9 @@ for name in "${!cmd[@]}"; do
 done
 
 f=(dport "=" :"$port")
-cp_expect curl_override_off_curl_wins "${pid[override_off]}" 50 60 "$(cp_ka 60 60 4)" "${f[@]}"
+cp_expect curl_override_off_curl_wins "${pid[override_off]}" 30 60 "$(cp_ka 60 60 4)" "${f[@]}"
 cp_expect curl_override_on_configured "${pid[override_on]}" 0 5 "$(cp_ka 5 3 4)" "${f[@]}"
-cp_expect curl_noshim_own_values "${pid[noshim]}" 50 60 "$(cp_ka 60 60 "$CP_DEF_CNT")" "${f[@]}"
+cp_expect curl_noshim_own_values "${pid[noshim]}" 30 60 "$(cp_ka 60 60 "$CP_DEF_CNT")" "${f[@]}"
 cp_expect curl_no_keepalive_configured "${pid[nokeepalive]}" 0 5 "$(cp_ka 5 3 4)" "${f[@]}"
 cp_expect curl_no_keepalive_noshim "${pid[nokeepalive_noshim]}" none none "$CP_UNTOUCHED" "${f[@]}"
 for name in override_off override_on nokeepalive; do
