@@ -76,18 +76,19 @@ struct kap_diag {
 	char text[KAP_DIAG_LEN];
 };
 
+/* The scalars come first: a start-up without a file touches one page of this. */
 struct kap_config {
 	struct kap_params global;
-	int override;		       /* 0 or 1 */
-	int log_level;		       /* enum kap_log_level, default KAP_LOG_WARN */
-	char log_target[KAP_PATH_MAX]; /* "stderr", "syslog" or an absolute path */
+	int override;  /* 0 or 1 */
+	int log_level; /* enum kap_log_level, default KAP_LOG_WARN */
 	int nrules;
-	struct kap_rule rules[KAP_MAX_RULES];
-	int include_set, exclude_set;		 /* the lists below were given */
+	int include_set, exclude_set; /* the lists below were given */
+	int ndiags;
+	int dropped_diags;			 /* problems past KAP_MAX_DIAGS, counted not kept */
+	char log_target[KAP_PATH_MAX];		 /* "stderr", "syslog" or an absolute path */
 	char include_programs[KAP_PATTERNS_MAX]; /* space-separated globs */
 	char exclude_programs[KAP_PATTERNS_MAX];
-	int ndiags;
-	int dropped_diags; /* problems past KAP_MAX_DIAGS, counted not kept */
+	struct kap_rule rules[KAP_MAX_RULES];
 	struct kap_diag diags[KAP_MAX_DIAGS];
 };
 
