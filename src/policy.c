@@ -67,7 +67,7 @@ static struct {
 	} plan;
 } pol;
 
-/* Without mptcp, no option is skipped for the socket's protocol. */
+/* MPTCP has no TCP_USER_TIMEOUT (ENOPROTOOPT): it is never set there. */
 static const uint8_t mptcp_skip = BIT(KAP_OPT_USER_TIMEOUT);
 
 static void profile_add(struct kap_profile *p, int opt, int value)
