@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
+#include <limits.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,28 +111,53 @@ static const char *base_name(const char *path)
 	return slash ? slash + 1 : path;
 }
 
+/*
+ * The base name of argv[0], streamed from /proc/self/cmdline: argv[0] may
+ * be far longer than any buffer, and only what follows its last '/' counts.
+ */
+static void argv0_base_name(char *out, size_t size)
+{
+	char buf[512];
+	size_t len = 0;
+	ssize_t n, i;
+	int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+
+	out[0] = '\0';
+	if (fd < 0)
+		return;
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		for (i = 0; i < n && buf[i]; i++) {
+			if (buf[i] == '/')
+				len = 0;
+			else if (len < size - 1)
+				out[len++] = buf[i];
+		}
+		out[len] = '\0';
+		if (i < n)
+			break; /* the NUL that ends argv[0] */
+	}
+	close(fd);
+}
+
 /* Reads the base names of /proc/self/exe and of argv[0]. */
 static void program_names(char *exe, size_t exe_size, char *argv0, size_t argv0_size)
 {
-	char buf[KAP_PATH_MAX];
+	char buf[PATH_MAX];
 	ssize_t n;
-	int fd;
 
-	exe[0] = argv0[0] = '\0';
+	exe[0] = '\0';
 	n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
 	if (n > 0) {
+		const char *base;
+		size_t len;
+
 		buf[n] = '\0';
-		snprintf(exe, exe_size, "%s", base_name(buf));
+		base = base_name(buf);
+		len = strlen(base) < exe_size ? strlen(base) : exe_size - 1;
+		memcpy(exe, base, len);
+		exe[len] = '\0';
 	}
-	fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		if (n > 0) {
-			buf[n] = '\0'; /* cmdline separates arguments with NULs */
-			snprintf(argv0, argv0_size, "%s", base_name(buf));
-		}
-	}
+	argv0_base_name(argv0, argv0_size);
 }
 
 /* 1 when a space-separated glob of list matches either name. */
