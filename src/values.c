@@ -237,7 +237,7 @@ int kap_parse_prefix(const char *s, struct kap_prefix *out)
 int kap_parse_port_range(const char *s, uint16_t *lo, uint16_t *hi)
 {
 	const char *dash;
-	long a, b;
+	long a = 0, b = 0;
 	size_t n;
 	int rc;
 

@@ -1,4 +1,6 @@
+# shellcheck shell=bash disable=SC2034
 # Shared helpers for the black-box tests. Source it; do not run it.
+# (SC2034: the variables set here are used by the scripts that source it.)
 #
 # A test script reports each check on its own line:
 #   PASS name | FAIL name: why | SKIP name: why

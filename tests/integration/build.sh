@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # The build itself: warning-free with gcc and clang, exported symbols, linked libraries.
+# shellcheck source-path=SCRIPTDIR source=../lib.sh
 . "$(dirname "$0")/../lib.sh"
 
 for cc in gcc clang; do

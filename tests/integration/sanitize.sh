@@ -2,6 +2,7 @@
 # The library, the unit tests and the core black-box tests once more, built
 # with AddressSanitizer and UndefinedBehaviorSanitizer (make check-sanitize
 # runs every suite that way; this keeps a fast subset in every make test).
+# shellcheck source-path=SCRIPTDIR source=../lib.sh
 . "$(dirname "$0")/../lib.sh"
 
 if [ "${KAP_SANITIZE:-0}" = 1 ]; then
