@@ -84,6 +84,35 @@ t_cleanup() {
 }
 trap t_cleanup EXIT
 
+# t_bg OUT CMD...: CMD in the background, stdout in OUT, stderr in OUT.err;
+# its pid in T_BG_PID and T_PIDS (killed at exit).
+t_bg() {
+	local o=$1
+	shift
+	"$@" >"$o" 2>"$o.err" &
+	T_BG_PID=$!
+	T_PIDS+=("$T_BG_PID")
+}
+
+# t_wait_line FILE REGEX [TRIES]: poll (0.05 s steps, default 10 s) until a
+# line of FILE matches REGEX; print it.
+t_wait_line() {
+	local i
+	for ((i = 0; i < ${3:-200}; i++)); do
+		grep -E -m 1 -- "$2" "$1" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# t_stop PID...: kill background programs and reap them.
+t_stop() {
+	local p
+	for p in "$@"; do kill "$p" 2>/dev/null; done
+	for p in "$@"; do wait "$p" 2>/dev/null; done
+	return 0
+}
+
 # A free TCP port on loopback (the kernel picks it).
 free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'

@@ -43,28 +43,14 @@ kv() {
 	done
 }
 
-# kt_bg OUT CMD...: start CMD in the background with stdout in OUT and
-# stderr in OUT.err; its pid lands in KT_PID and T_PIDS (killed at exit).
+# kt_bg OUT CMD...: t_bg, with the pid in KT_PID.
 kt_bg() {
-	local o=$1
-	shift
-	"$@" >"$o" 2>"$o.err" &
-	KT_PID=$!
-	T_PIDS+=("$KT_PID")
+	t_bg "$@"
+	KT_PID=$T_BG_PID
 }
 
-# kt_wait_line FILE REGEX [TRIES]: poll (0.05 s steps, default 4 s) until
-# FILE has a line matching REGEX; print that line.
-kt_wait_line() {
-	local i
-	for ((i = 0; i < ${3:-80}; i++)); do
-		if grep -E -m 1 -- "$2" "$1" 2>/dev/null; then
-			return 0
-		fi
-		sleep 0.05
-	done
-	return 1
-}
+# kt_wait_line FILE REGEX [TRIES]: t_wait_line, 4 s by default.
+kt_wait_line() { t_wait_line "$1" "$2" "${3:-80}"; }
 
 # kt_port FILE: the port of a server that prints "listening PORT".
 kt_port() {
@@ -74,11 +60,7 @@ kt_port() {
 }
 
 # kt_stop PID: kill a background helper and reap it.
-kt_stop() {
-	kill "$1" 2>/dev/null
-	wait "$1" 2>/dev/null
-	return 0
-}
+kt_stop() { t_stop "$1"; }
 
 # kt_in_range NAME LOW HIGH VALUE: pass when VALUE is an integer in [LOW, HIGH].
 kt_in_range() {

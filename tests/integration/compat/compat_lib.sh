@@ -46,34 +46,15 @@ cp_need() {
 	done
 }
 
-# cp_bg OUT CMD...: CMD in the background, stdout in OUT, stderr in OUT.err;
-# its pid in CP_PID and T_PIDS (killed at exit).
+# cp_bg OUT CMD...: t_bg, with the pid in CP_PID.
 cp_bg() {
-	local o=$1
-	shift
-	"$@" >"$o" 2>"$o.err" &
-	CP_PID=$!
-	T_PIDS+=("$CP_PID")
+	t_bg "$@"
+	CP_PID=$T_BG_PID
 }
 
-# cp_wait_line FILE REGEX [TRIES]: poll (0.05 s steps, default 10 s) until a
-# line of FILE matches REGEX; print it.
-cp_wait_line() {
-	local i
-	for ((i = 0; i < ${3:-200}; i++)); do
-		grep -E -m 1 -- "$2" "$1" 2>/dev/null && return 0
-		sleep 0.05
-	done
-	return 1
-}
-
-# cp_stop PID...: kill background programs and reap them.
-cp_stop() {
-	local p
-	for p in "$@"; do kill "$p" 2>/dev/null; done
-	for p in "$@"; do wait "$p" 2>/dev/null; done
-	return 0
-}
+# cp_wait_line FILE REGEX [TRIES] and cp_stop PID...: as t_wait_line, t_stop.
+cp_wait_line() { t_wait_line "$@"; }
+cp_stop() { t_stop "$@"; }
 
 # cp_row PID FILTER...: the `ss -Htnoep` row of the first established socket
 # that matches the ss FILTER and belongs to PID ('-': to any process; a
