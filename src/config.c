@@ -145,7 +145,8 @@ void kap_config_init(struct kap_config *cfg)
 	cfg->global.user_timeout = KAP_UNSET;
 	cfg->override = 0;
 	cfg->log_level = KAP_LOG_WARN;
-	snprintf(cfg->log_target, sizeof(cfg->log_target), "%s", "stderr");
+	/* memcpy, not snprintf: a start-up with nothing to report never pages in stdio. */
+	memcpy(cfg->log_target, "stderr", sizeof("stderr"));
 }
 
 void kap_config_diag(struct kap_config *cfg, int level, const char *fmt, ...)
