@@ -105,6 +105,14 @@ t_wait_line() {
 	return 1
 }
 
+# t_listen_port FILE [TRIES]: the port of a server that prints
+# "listening PORT" (tcpprobe does) into FILE; fails when none shows up.
+t_listen_port() {
+	local l
+	l=$(t_wait_line "$1" '^listening [0-9]+$' "${2:-200}") || return 1
+	echo "${l#listening }"
+}
+
 # t_stop PID...: kill background programs and reap them.
 t_stop() {
 	local p

@@ -53,11 +53,7 @@ kt_bg() {
 kt_wait_line() { t_wait_line "$1" "$2" "${3:-80}"; }
 
 # kt_port FILE: the port of a server that prints "listening PORT".
-kt_port() {
-	local l
-	l=$(kt_wait_line "$1" '^listening [0-9]+$') || return 1
-	echo "${l#listening }"
-}
+kt_port() { t_listen_port "$1" 80; }
 
 # kt_stop PID: kill a background helper and reap it.
 kt_stop() { t_stop "$1"; }

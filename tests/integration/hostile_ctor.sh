@@ -61,13 +61,7 @@ t_contains ctor_noshim_untouched "kh_ctor $untouched" "$out"
 # lifetime, carries the keepalive timer (the main program is plain sleep).
 "$PROBE" server 0 --accept 10 --hold -1 >"$T_TMP/srv" 2>&1 &
 T_PIDS+=($!)
-port=
-for _ in $(seq 50); do
-	port=$(sed -n 's/^listening //p' "$T_TMP/srv" 2>/dev/null)
-	[ -n "$port" ] && break
-	sleep 0.1
-done
-if [ -z "$port" ]; then
+if ! port=$(t_listen_port "$T_TMP/srv"); then
 	t_fail ctor_server "tcpprobe server did not start: $(cat "$T_TMP/srv")"
 	exit 1
 fi

@@ -58,6 +58,19 @@ cmp_got() {
 	fi
 }
 
+# split_at_dashes ARGS...: PRE gets the words before "--" (the environment
+# and command prefix), OPTS the tcpprobe options after it.
+split_at_dashes() {
+	PRE=()
+	OPTS=()
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		PRE+=("$1")
+		shift
+	done
+	[ $# -gt 0 ] && shift
+	OPTS=("$@")
+}
+
 # client NAME WANT HOST PORT PREFIX... [-- CLIENT-OPTIONS...]: a tcpprobe
 # client started with the command prefix (env ...), held open; its connected
 # socket, read from outside, must have WANT, and its stderr must be empty
@@ -65,15 +78,10 @@ cmp_got() {
 # The peeked line is left in GOT and the pid in CLI_PID (already stopped).
 WANT_ERR=
 client() {
-	local name=$1 want=$2 host=$3 port=$4 pre=() opts=()
+	local name=$1 want=$2 host=$3 port=$4
 	shift 4
-	while [ $# -gt 0 ] && [ "$1" != -- ]; do
-		pre+=("$1")
-		shift
-	done
-	[ $# -gt 0 ] && shift
-	opts=("$@")
-	kt_bg "$T_TMP/$name" "${pre[@]}" "$KT_PROBE" client "$host" "$port" --hold -1 "${opts[@]}"
+	split_at_dashes "$@"
+	kt_bg "$T_TMP/$name" "${PRE[@]}" "$KT_PROBE" client "$host" "$port" --hold -1 "${OPTS[@]}"
 	CLI_PID=$KT_PID
 	GOT=
 	if ! kt_wait_line "$T_TMP/$name" 'keepalive=' >/dev/null; then
@@ -92,16 +100,11 @@ client() {
 # to HOST; the accepted socket, read from outside, must have WANT.  Server
 # and client stay up (pids in ACC_PID, ACC_CPID) until the caller's acc_done.
 accepted() {
-	local name=$1 want=$2 host=$3 port=$4 pre=() opts=()
+	local name=$1 want=$2 host=$3 port=$4
 	shift 4
-	while [ $# -gt 0 ] && [ "$1" != -- ]; do
-		pre+=("$1")
-		shift
-	done
-	[ $# -gt 0 ] && shift
-	opts=("$@")
+	split_at_dashes "$@"
 	GOT=
-	kt_bg "$T_TMP/$name.srv" "${pre[@]}" "$KT_PROBE" server "$port" --accept 1 --hold -1 "${opts[@]}"
+	kt_bg "$T_TMP/$name.srv" "${PRE[@]}" "$KT_PROBE" server "$port" --accept 1 --hold -1 "${OPTS[@]}"
 	ACC_PID=$KT_PID
 	ACC_CPID=
 	if ! kt_port "$T_TMP/$name.srv" >/dev/null; then
