@@ -90,21 +90,6 @@ struct where {
 	const char *rule; /* rule being parsed, or NULL */
 };
 
-static int is_ws(char c)
-{
-	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
-}
-
-static void trim(const char **s, size_t *n)
-{
-	while (*n > 0 && is_ws(**s)) {
-		(*s)++;
-		(*n)--;
-	}
-	while (*n > 0 && is_ws((*s)[*n - 1]))
-		(*n)--;
-}
-
 static int is_printable(unsigned char c)
 {
 	return c >= 0x20 && c < 0x7f;
@@ -280,7 +265,7 @@ static int set_patterns(char *dst, size_t size, int *set, const char *v, size_t 
 	for (i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)v[i];
 
-		if (is_ws((char)c)) {
+		if (kap_is_space((char)c)) {
 			if (o > 0 && tmp[o - 1] != ' ' && o + 1 < sizeof(tmp))
 				tmp[o++] = ' ';
 			continue;
@@ -317,7 +302,7 @@ static int set_remote(struct kap_rule *rule, const char *v, size_t n, const char
 		char one[VALUE_MAX];
 		int rc;
 
-		trim(&item, &len);
+		kap_trim(&item, &len);
 		if (len == 0) {
 			*reason = "empty prefix in list";
 			return -1;
@@ -449,7 +434,7 @@ static int take_value(struct kap_config *cfg, struct kap_rule *rule, enum key k,
 	char buf[VALUE_MAX];
 	const char *reason = NULL;
 
-	trim(&raw, &rn);
+	kap_trim(&raw, &rn);
 	if (rn == 0) {
 		if (w->file == NULL)
 			return 1;
@@ -526,12 +511,12 @@ static void section_header(struct kap_config *cfg, struct file_state *st, const 
 	if (n < 2 || s[n - 1] != ']')
 		goto bad;
 	inn = n - 2;
-	trim(&in, &inn);
-	if (inn < 4 || memcmp(in, "rule", 4) != 0 || (inn > 4 && !is_ws(in[4])))
+	kap_trim(&in, &inn);
+	if (inn < 4 || memcmp(in, "rule", 4) != 0 || (inn > 4 && !kap_is_space(in[4])))
 		goto bad;
 	name = in + 4;
 	nn = inn - 4;
-	trim(&name, &nn);
+	kap_trim(&name, &nn);
 	if (!valid_rule_name(name, nn)) {
 		show(shown, sizeof(shown), name, nn);
 		kap_config_diag(cfg, KAP_LOG_WARN,
@@ -588,7 +573,7 @@ static void file_line(struct kap_config *cfg, struct file_state *st, const char 
 	hash = memchr(s, '#', n);
 	if (hash)
 		n = (size_t)(hash - s);
-	trim(&s, &n);
+	kap_trim(&s, &n);
 	if (n == 0)
 		return;
 	if (s[0] == '[') {
@@ -609,7 +594,7 @@ static void file_line(struct kap_config *cfg, struct file_state *st, const char 
 	eq = memchr(s, '=', n);
 	key = s;
 	kn = eq ? (size_t)(eq - s) : 0;
-	trim(&key, &kn);
+	kap_trim(&key, &kn);
 	if (eq == NULL || kn == 0) {
 		kap_config_diag(cfg, KAP_LOG_WARN, "%s:%d: expected 'key = value'%s", st->file,
 				line, after);

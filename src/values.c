@@ -13,7 +13,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-static int is_ws(char c)
+int kap_is_space(char c)
 {
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
 }
@@ -28,14 +28,13 @@ static char ascii_lower(char c)
 	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
 }
 
-/* Trims s in place as a (pointer, length) span. */
-static void trim(const char **s, size_t *n)
+void kap_trim(const char **s, size_t *n)
 {
-	while (*n > 0 && is_ws(**s)) {
+	while (*n > 0 && kap_is_space(**s)) {
 		(*s)++;
 		(*n)--;
 	}
-	while (*n > 0 && is_ws((*s)[*n - 1]))
+	while (*n > 0 && kap_is_space((*s)[*n - 1]))
 		(*n)--;
 }
 
@@ -56,7 +55,7 @@ static int value_span(const char **s, size_t *n)
 	if (*s == NULL)
 		return KAP_VALUE_EMPTY;
 	*n = strlen(*s);
-	trim(s, n);
+	kap_trim(s, n);
 	return *n ? KAP_VALUE_OK : KAP_VALUE_EMPTY;
 }
 
@@ -188,7 +187,7 @@ int kap_parse_prefix(const char *s, struct kap_prefix *out)
 	slash = memchr(s, '/', n);
 	a = s;
 	an = slash ? (size_t)(slash - s) : n;
-	trim(&a, &an);
+	kap_trim(&a, &an);
 	if (an == 0 || an >= sizeof(addr))
 		return KAP_VALUE_SYNTAX;
 	memcpy(addr, a, an);
@@ -212,7 +211,7 @@ int kap_parse_prefix(const char *s, struct kap_prefix *out)
 		const char *l = slash + 1;
 		size_t ln = n - (size_t)(l - s);
 
-		trim(&l, &ln);
+		kap_trim(&l, &ln);
 		rc = parse_long_span(l, ln, 0, maxbits, &len);
 		if (rc == KAP_VALUE_EMPTY)
 			return KAP_VALUE_SYNTAX;
@@ -257,8 +256,8 @@ int kap_parse_port_range(const char *s, uint16_t *lo, uint16_t *hi)
 		size_t ln = (size_t)(dash - s), rn = n - ln - 1;
 		int rc2;
 
-		trim(&l, &ln);
-		trim(&r, &rn);
+		kap_trim(&l, &ln);
+		kap_trim(&r, &rn);
 		rc = parse_long_span(l, ln, 1, 65535, &a);
 		rc2 = parse_long_span(r, rn, 1, 65535, &b);
 		if (rc == KAP_VALUE_EMPTY || rc2 == KAP_VALUE_EMPTY || rc == KAP_VALUE_SYNTAX ||

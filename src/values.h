@@ -6,6 +6,7 @@
 #ifndef KAP_VALUES_H
 #define KAP_VALUES_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -16,6 +17,11 @@ enum kap_value_error {
 	KAP_VALUE_SYNTAX, /* not a number / not a boolean / junk after it */
 	KAP_VALUE_RANGE,  /* a number outside [min, max] (overflow included) */
 };
+
+/* White space around keys and values: space, tab, CR, LF, VT, FF. */
+int kap_is_space(char c);
+/* Trims the (pointer, length) span *s, *n in place. */
+void kap_trim(const char **s, size_t *n);
 
 int kap_parse_long(const char *s, long min, long max, long *out);
 int kap_parse_bool(const char *s, int *out);
