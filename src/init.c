@@ -6,9 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bare_syscall.h"
 #include "config.h"
 #include "init.h"
 #include "log.h"
@@ -20,17 +23,79 @@
 #endif
 
 int kap_mode = KAP_MODE_UNINIT;
-static pid_t init_tid, init_pid;
+/* Set while this thread runs start-up: its own calls into a wrapper only forward. */
+static __thread int init_running_here __attribute__((tls_model("initial-exec")));
+static pid_t init_pid;
 
-/* Static: start-up may run on a small thread stack, and nothing is freed. */
-static struct kap_config cfg;
-static char file_text[KAP_FILE_MAX + 1];
+/*
+ * Static: start-up may run on a small thread stack, and nothing is freed.
+ * On x86-64, GCC and the linker put .lbss after every other variable: the
+ * library's small state then shares the one page that the loader has
+ * already written, and start-up touches no other page of data unless a
+ * file has rules.  Elsewhere the order is the compiler's, which may cost a
+ * page fault or two per process.
+ */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define AFTER_ALL_OTHER_DATA __attribute__((section(".lbss")))
+#else
+#define AFTER_ALL_OTHER_DATA
+#endif
+static struct kap_config cfg AFTER_ALL_OTHER_DATA;
 
-/* Reads the whole file into file_text; returns its length or -1 (reported). */
-static ssize_t read_file(const char *path, int report_missing)
+/* Environment entries that may be ours, gathered in one pass (env_index). */
+#define ENV_OURS_MAX 32
+static const char *env_ours[ENV_OURS_MAX];
+static int env_nours, env_secure;
+
+/*
+ * One pass over the environment instead of one secure_getenv per name: the
+ * parser asks for some twenty names.  Every name it asks for starts with
+ * 'K' or 'D' (KAP_, KEEP..., DD_...).  Like secure_getenv, a setuid or
+ * setgid program sees no environment at all.
+ */
+static void env_index(void)
+{
+	char **e;
+
+	env_secure = getauxval(AT_SECURE) != 0;
+	env_nours = 0;
+	for (e = environ; e && *e && !env_secure; e++) {
+		if ((*e)[0] != 'K' && (*e)[0] != 'D')
+			continue;
+		if (env_nours == ENV_OURS_MAX) {
+			env_nours = -1; /* too many to keep: ask libc instead */
+			break;
+		}
+		env_ours[env_nours++] = *e;
+	}
+}
+
+/* The first NAME=value entry wins, as with getenv. */
+static const char *env_lookup(const char *name)
+{
+	size_t len = strlen(name);
+	int i;
+
+	if (env_secure)
+		return NULL;
+	if (env_nours < 0)
+		return secure_getenv(name);
+	for (i = 0; i < env_nours; i++)
+		if (strncmp(env_ours[i], name, len) == 0 && env_ours[i][len] == '=')
+			return env_ours[i] + len + 1;
+	return NULL;
+}
+
+/*
+ * Reads the whole file into a fresh mapping of KAP_FILE_MAX + 1 bytes, so
+ * that a start-up without a file pays nothing for the buffer; returns its
+ * length, or -1 (reported) with nothing mapped.
+ */
+static ssize_t read_file(const char *path, int report_missing, char **text)
 {
 	struct stat st;
 	ssize_t len = 0, n;
+	char *buf;
 	int fd;
 
 	/* O_NONBLOCK: a FIFO named as the config must not hang the program. */
@@ -46,15 +111,23 @@ static ssize_t read_file(const char *path, int report_missing)
 		close(fd);
 		return -1;
 	}
+	buf = mmap(NULL, KAP_FILE_MAX + 1, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+		   0);
+	if (buf == MAP_FAILED) {
+		kap_config_diag(&cfg, KAP_LOG_ERROR, "%s: cannot map a buffer: %s; no file used",
+				path, strerror(errno));
+		close(fd);
+		return -1;
+	}
 	while (len <= KAP_FILE_MAX &&
-	       (n = read(fd, file_text + len, sizeof(file_text) - (size_t)len)) != 0) {
+	       (n = read(fd, buf + len, KAP_FILE_MAX + 1 - (size_t)len)) != 0) {
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
 			kap_config_diag(&cfg, KAP_LOG_ERROR, "%s: cannot read: %s; no file used",
 					path, strerror(errno));
-			close(fd);
-			return -1;
+			len = -1;
+			break;
 		}
 		len += n;
 	}
@@ -62,29 +135,31 @@ static ssize_t read_file(const char *path, int report_missing)
 	if (len > KAP_FILE_MAX) {
 		kap_config_diag(&cfg, KAP_LOG_ERROR, "%s: larger than %d bytes; no file used", path,
 				KAP_FILE_MAX);
-		return -1;
+		len = -1;
 	}
+	if (len < 0)
+		munmap(buf, KAP_FILE_MAX + 1);
+	else
+		*text = buf;
 	return len;
 }
 
 /* KAP_CONFIG names the file; empty means none; unset means the default, silently if absent. */
 static void load_config(void)
 {
-	const char *env = secure_getenv("KAP_CONFIG");
+	const char *env = env_lookup("KAP_CONFIG");
 	const char *path = env ? env : KAP_SYSCONFDIR "/keepalive.conf";
 	ssize_t len;
+	char *text;
 
 	kap_config_init(&cfg);
 	if (env && !*env)
 		return;
-	len = read_file(path, env != NULL);
-	if (len >= 0)
-		kap_config_parse_file(&cfg, file_text, (size_t)len, path);
-}
-
-static const char *env_lookup(const char *name)
-{
-	return secure_getenv(name);
+	len = read_file(path, env != NULL, &text);
+	if (len >= 0) {
+		kap_config_parse_file(&cfg, text, (size_t)len, path);
+		munmap(text, KAP_FILE_MAX + 1);
+	}
 }
 
 static int read_sysctl(const char *path, int fallback)
@@ -251,6 +326,7 @@ static int run_init(void)
 	if (!kap_real.socket || !kap_real.connect || !kap_real.accept || !kap_real.accept4 ||
 	    !kap_real.setsockopt)
 		return KAP_MODE_BROKEN;
+	env_index();
 	load_config();
 	kap_config_apply_env(&cfg, env_lookup);
 	kap_log_setup(cfg.log_level, cfg.log_target);
@@ -286,21 +362,22 @@ int kap_init_slow(void)
 
 		if (__atomic_compare_exchange_n(&kap_mode, &expected, KAP_MODE_INITIALIZING, 0,
 						__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-			__atomic_store_n(&init_tid, gettid(), __ATOMIC_RELAXED);
-			__atomic_store_n(&init_pid, getpid(), __ATOMIC_RELAXED);
+			init_running_here = 1;
+			__atomic_store_n(&init_pid, kap_getpid(), __ATOMIC_RELAXED);
 			kap_real_resolve();
 			__atomic_store_n(&kap_mode, run_init(), __ATOMIC_RELEASE);
+			init_running_here = 0;
 			break;
 		}
 		if (expected != KAP_MODE_INITIALIZING)
 			break;
 		/* Our own start-up calling back into a wrapper: just forward. */
-		if (__atomic_load_n(&init_tid, __ATOMIC_RELAXED) == gettid())
+		if (init_running_here)
 			break;
 		/* Forked while another thread was initialising: start over here. */
 		pid_t pid = __atomic_load_n(&init_pid, __ATOMIC_RELAXED);
 
-		if (pid != 0 && pid != getpid()) {
+		if (pid != 0 && pid != kap_getpid()) {
 			__atomic_compare_exchange_n(&kap_mode, &expected, KAP_MODE_UNINIT, 0,
 						    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
 			continue;

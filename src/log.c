@@ -28,7 +28,12 @@ void kap_log_setup(int level, const char *target)
 	struct stat st;
 
 	kap_log_level = level;
-	stderr_was_log = fstat(2, &st) == 0 && !S_ISSOCK(st.st_mode);
+	/*
+	 * fstatat with our own "", not fstat: glibc's fstat passes the kernel a ""
+	 * from libc's read-only data, a page that a small program never touches,
+	 * and that page fault is the dearest part of this call.
+	 */
+	stderr_was_log = fstatat(2, "", &st, AT_EMPTY_PATH) == 0 && !S_ISSOCK(st.st_mode);
 	stderr_dev = st.st_dev;
 	stderr_ino = st.st_ino;
 	if (strcmp(target, "syslog") == 0) {

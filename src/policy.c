@@ -11,7 +11,7 @@
 #include "policy.h"
 #include "real.h"
 #include "rules.h"
-#include "sockopt.h"
+#include "bare_syscall.h"
 
 #define BIT(opt)    ((uint8_t)(1u << (opt)))
 #define FALLTHROUGH __attribute__((fallthrough))

@@ -46,6 +46,14 @@ printf 'enable = off\nidle = 40\n' >"$T_TMP/off.conf"
 run config_file_enable_off "$KT_UNTOUCHED" 0 KAP_CONFIG="$T_TMP/off.conf"
 run config_env_enable_beats_file "keepalive=1 idle=40 interval=$KT_DEF_INTVL count=$KT_DEF_CNT user_timeout=0" 0 \
 	KAP_CONFIG="$T_TMP/off.conf" KAP_ENABLE=on
+# The environment is read in one pass that keeps entries starting with K or
+# D: a longer or shorter name is not ours, and past 32 such entries the
+# shim asks libc instead of dropping any.
+run config_env_lookalike_names_ignored "$defaults" 0 KAP_CONFIG= KAP_IDLEX=5 KAP_IDL=6
+many=()
+for i in $(seq 1 40); do many+=("KAP_FILLER_$i=$i" "DD_FILLER_$i=$i"); done
+run config_env_past_many_look_alikes "keepalive=1 idle=51 interval=$KT_DEF_INTVL count=$KT_DEF_CNT user_timeout=0" 0 \
+	KAP_CONFIG= "${many[@]}" KAP_IDLE=51
 printf 'override = yes\nidle = 40\ninterval = 8\ncount = 3\n' >"$T_TMP/ovr.conf"
 got=$("${KT_SHIM[@]}" KAP_CONFIG="$T_TMP/ovr.conf" "$KT_PROBE" client 127.0.0.1 "$port" --set 100,20,9)
 t_eq config_file_override "keepalive=1 idle=40 interval=8 count=3 user_timeout=0" "$got"

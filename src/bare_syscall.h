@@ -1,19 +1,23 @@
 /*
- * setsockopt as a bare system call, for the shim's own calls.
+ * Bare system calls for the shim's own use: setsockopt and getpid.
  *
  * Why not libc's: the shim must leave the caller's errno exactly as the
  * real call left it, and libc's wrapper writes errno on failure, so every
  * call would need errno saved and restored around it; on the socket() path,
  * which runs for every TCP socket of a busy server, that bookkeeping costs
- * more than the calls themselves (see make bench).  A bare system call
+ * more than the calls themselves (see make bench).  getpid is bare for a
+ * different reason: start-up calls it once, and libc's wrapper sits on a page
+ * of libc that a small program never touches, so it costs a page fault,
+ * several times the system call itself.  A bare system call
  * returns -errno instead and touches nothing else.  Architectures without
  * an inline version here go through libc and restore errno.
  */
-#ifndef KAP_SOCKOPT_H
-#define KAP_SOCKOPT_H
+#ifndef KAP_BARE_SYSCALL_H
+#define KAP_BARE_SYSCALL_H
 
 #include <errno.h>
 #include <sys/syscall.h>
+#include <unistd.h>
 
 #include "real.h"
 
@@ -50,6 +54,24 @@ static inline long kap_setsockopt_int(int fd, int level, int name, const int *va
 
 	errno = saved_errno;
 	return ret;
+#endif
+}
+
+static inline pid_t kap_getpid(void)
+{
+#if defined(__x86_64__)
+	long ret;
+
+	__asm__ volatile("syscall" : "=a"(ret) : "0"((long)SYS_getpid) : "rcx", "r11", "memory");
+	return (pid_t)ret;
+#elif defined(__aarch64__)
+	register long x0 __asm__("x0");
+	register long x8 __asm__("x8") = SYS_getpid;
+
+	__asm__ volatile("svc #0" : "=r"(x0) : "r"(x8) : "memory");
+	return (pid_t)x0;
+#else
+	return getpid();
 #endif
 }
 
