@@ -81,7 +81,7 @@ $(B)/demo-server: scripts/demo-server.c | $(B)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $<
 
 bench: test-programs
-	KAP_BUILD=$(abspath $(B)) tests/bench/run.sh
+	KAP_BUILD=$(abspath $(B)) BENCH_SYSCONFDIR=$(SYSCONFDIR) tests/bench/run.sh
 
 # The parser under libFuzzer (clang only); FUZZ_SECONDS bounds the run.
 # Crash inputs land in $(B)/fuzz-findings/; each one becomes a file in

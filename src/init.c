@@ -70,20 +70,29 @@ static void env_index(void)
 	}
 }
 
+/* The value of ENTRY ("NAME=value") if its name is NAME, else NULL. */
+static const char *env_value(const char *entry, const char *name)
+{
+	while (*name && *entry == *name) {
+		entry++;
+		name++;
+	}
+	return *name == '\0' && *entry == '=' ? entry + 1 : NULL;
+}
+
 /* The first NAME=value entry wins, as with getenv. */
 static const char *env_lookup(const char *name)
 {
-	size_t len = strlen(name);
+	const char *v = NULL;
 	int i;
 
 	if (env_secure)
 		return NULL;
 	if (env_nours < 0)
 		return secure_getenv(name);
-	for (i = 0; i < env_nours; i++)
-		if (strncmp(env_ours[i], name, len) == 0 && env_ours[i][len] == '=')
-			return env_ours[i] + len + 1;
-	return NULL;
+	for (i = 0; i < env_nours && !v; i++)
+		v = env_value(env_ours[i], name);
+	return v;
 }
 
 /*
