@@ -2,15 +2,18 @@
 # Load order: another library's constructor opens a socket before the
 # shim's own constructor has run (and after, the other LD_PRELOAD order),
 # and another socket() shim sits before or after ours in LD_PRELOAD. Every
-# arrangement must configure the sockets, not crash and not recurse.
+# arrangement must configure the sockets, not crash and not recurse. Last,
+# the shim's own start-up is interrupted by a socket() in the same thread
+# and by a fork in another thread: no hang, and the child starts over.
 # shellcheck source-path=SCRIPTDIR source=../lib.sh
 . "$(dirname "$0")/../lib.sh"
 
 KH=$KAP_BIN/kh_hostile
 CTOR=$KAP_BIN/libkh_ctor.so
 WRAP=$KAP_BIN/libkh_wrap.so
+REENTER=$KAP_BIN/libkh_reenter.so
 PROBE=$KAP_BIN/tcpprobe
-t_require_files "$KAP_LIB" "$KH" "$CTOR" "$WRAP" "$PROBE"
+t_require_files "$KAP_LIB" "$KH" "$CTOR" "$WRAP" "$REENTER" "$PROBE"
 
 cfg=(KAP_IDLE=41 KAP_INTERVAL=6 KAP_COUNT=3)
 want="keepalive=1 idle=41 interval=6 count=3"
@@ -113,5 +116,27 @@ check_wrap wrap_first "${san}$WRAP $KAP_LIB"
 check_wrap kap_then_wrap "$KAP_PRELOAD $WRAP"
 out=$(env LD_PRELOAD="${san}$WRAP" "${cfg[@]}" "$KH" sock 2>&1)
 t_contains wrap_alone_untouched "$untouched" "$out"
+
+# Re-entry during start-up: libkh_reenter's open(), which the shim's
+# start-up calls to read its file, calls socket() in the same thread. The
+# shim must forward that call at once instead of waiting for its own
+# start-up (a hang, caught by the timeout), and still configure later sockets.
+printf 'idle = 41\n' >"$T_TMP/reenter.conf"
+reenter=(KAP_CONFIG="$T_TMP/reenter.conf" KAP_INTERVAL=6 KAP_COUNT=3)
+out=$(timeout 20 env LD_PRELOAD="$KAP_PRELOAD $REENTER" "${reenter[@]}" "$KH" sock 2>&1)
+rc=$?
+t_eq reenter_exit_status_no_hang 0 "$rc"
+t_contains reenter_nested_socket_made "kh_reenter nested_socket_ok" "$out"
+t_contains reenter_later_socket_configured "$want user_timeout=0" "$out"
+# Another thread forks while start-up runs: the child must start over (its
+# socket configured), not wait for a start-up that no thread of it runs.
+out=$(timeout 20 env LD_PRELOAD="$KAP_PRELOAD $REENTER" KH_REENTER_FORK=1 "${reenter[@]}" \
+	"$KH" sock 2>&1)
+rc=$?
+t_eq reenter_fork_exit_status 0 "$rc"
+t_contains reenter_fork_child_starts_over "kh_reenter child_configured" "$out"
+t_contains reenter_fork_parent_configured "$want user_timeout=0" "$out"
+out=$(timeout 20 env LD_PRELOAD="${san}$REENTER" KH_REENTER_FORK=1 "${reenter[@]}" "$KH" sock 2>&1)
+t_contains reenter_control_open_not_called_without_shim "kh_reenter none" "$out"
 
 t_done
