@@ -53,9 +53,11 @@ static void *fork_and_wait(void *arg)
 	}
 	for (i = 0; i < 1000; i++) {
 		if (waitpid(pid, &status, WNOHANG) == pid) {
-			result = WIFEXITED(status) && WEXITSTATUS(status) == 0 ? "child_configured"
-			       : WIFEXITED(status) && WEXITSTATUS(status) == 1 ? "child_unconfigured"
-									  : "child_failed";
+			int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+
+			result = code == 0   ? "child_configured"
+				 : code == 1 ? "child_unconfigured"
+					     : "child_failed";
 			return NULL;
 		}
 		nanosleep(&tick, NULL);
