@@ -5,12 +5,13 @@
  * real call left it, and libc's wrapper writes errno on failure, so every
  * call would need errno saved and restored around it; on the socket() path,
  * which runs for every TCP socket of a busy server, that bookkeeping costs
- * more than the calls themselves (see make bench).  getpid is bare for a
- * different reason: start-up calls it once, and libc's wrapper sits on a page
- * of libc that a small program never touches, so it costs a page fault,
- * several times the system call itself.  A bare system call
+ * more than the calls themselves (see make bench).  A bare system call
  * returns -errno instead and touches nothing else.  Architectures without
  * an inline version here go through libc and restore errno.
+ *
+ * getpid is bare for another reason: start-up calls it once, and libc's
+ * wrapper sits on a page of libc that a small program never touches, so it
+ * would cost a page fault, several times the system call itself.
  */
 #ifndef KAP_BARE_SYSCALL_H
 #define KAP_BARE_SYSCALL_H

@@ -7,11 +7,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bare_syscall.h"
 #include "log.h"
 #include "policy.h"
 #include "real.h"
 #include "rules.h"
-#include "bare_syscall.h"
 
 #define BIT(opt)    ((uint8_t)(1u << (opt)))
 #define FALLTHROUGH __attribute__((fallthrough))
