@@ -136,6 +136,39 @@ wait_listen() {
 	return 1
 }
 
+# t_ss_wait FILTER...: until an established TCP socket matches the ss
+# filter (up to 3 s), so that a timer read does not race the handshake.
+t_ss_wait() {
+	local i
+	for ((i = 0; i < 60; i++)); do
+		ss -Htn state established "$@" | grep -q . && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# t_ss_wait_gone FILTER...: until no established TCP socket matches (up to 5 s).
+t_ss_wait_gone() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		ss -Htn state established "$@" | grep -q . || return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# t_field KEY LINE: the value of the first KEY=... word of LINE ("" when absent).
+t_field() {
+	local w
+	for w in $2; do
+		case $w in "$1="*)
+			echo "${w#*=}"
+			return
+			;;
+		esac
+	done
+}
+
 # ss_timer FILTER: the timer field of the first established socket that
 # matches the ss filter, e.g. "timer:(keepalive,4.9ms,0)" or "" when none.
 ss_timer() {

@@ -31,18 +31,6 @@ kt_require() {
 KT_SHIM=(env LD_PRELOAD="$KAP_PRELOAD")
 KT_NOSHIM=(env -u LD_PRELOAD)
 
-# kv KEY LINE: the value of KEY=... in a tcpprobe line ("" when absent).
-kv() {
-	local w
-	for w in $2; do
-		case $w in "$1="*)
-			echo "${w#*=}"
-			return
-			;;
-		esac
-	done
-}
-
 # kt_bg OUT CMD...: t_bg, with the pid in KT_PID.
 kt_bg() {
 	t_bg "$@"
@@ -77,17 +65,6 @@ kt_in_range() {
 # answer without the shim is not the answer with it.
 kt_differs() {
 	if [ "$2" != "$3" ]; then t_pass "$1"; else t_fail "$1" "got [$3] even without the shim"; fi
-}
-
-# kt_ss_wait FILTER...: poll (up to 3 s) until an established socket matches
-# the ss filter, so that ss_keepalive_secs does not race the handshake.
-kt_ss_wait() {
-	local i
-	for ((i = 0; i < 60; i++)); do
-		ss -Htn state established "$@" | grep -q . && return 0
-		sleep 0.05
-	done
-	return 1
 }
 
 # Python programs print the same line as tcpprobe.
@@ -136,7 +113,7 @@ kt_outside() {
 	shift 3
 	port=${*: -1}
 	port=${port#:}
-	kt_ss_wait "$@"
+	t_ss_wait "$@"
 	secs=$(ss_keepalive_secs "$@")
 	# Connected sockets only: a listener has rport=0.
 	peek=$("$KT_PROBE" peek "$pid" "$port" | grep -v ' rport=0 ')

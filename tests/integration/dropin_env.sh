@@ -50,12 +50,12 @@ held dropin_keepalive_on "$(line 31 4 5)" 0 "${S[@]}" KEEPALIVE=on KEEPIDLE=31 K
 # The timer from outside: ss sees it counting down from KEEPIDLE.
 kt_bg "$T_TMP/ss" "${S[@]}" KEEPIDLE=31 "$KT_PROBE" client 127.0.0.1 "$port" --hold -1
 kt_wait_line "$T_TMP/ss" 'keepalive=' >/dev/null
-kt_ss_wait dport = :"$port"
+t_ss_wait dport = :"$port"
 kt_in_range dropin_libkeepalive_ss_timer 26 31 "$(ss_keepalive_secs dport = :"$port")"
 kt_stop "$KT_PID"
 kt_bg "$T_TMP/ss" "${S[@]}" KEEPALIVE=off KEEPIDLE=31 "$KT_PROBE" client 127.0.0.1 "$port" --hold -1
 kt_wait_line "$T_TMP/ss" 'keepalive=' >/dev/null
-kt_ss_wait dport = :"$port"
+t_ss_wait dport = :"$port"
 t_eq dropin_keepalive_off_ss_no_timer none "$(ss_keepalive_secs dport = :"$port")"
 kt_stop "$KT_PID"
 

@@ -151,7 +151,7 @@ for c in on:KAP_INCLUDE_PROGRAMS=kt-alpha off:KAP_EXCLUDE_PROGRAMS=kt-alpha; do
 	kt_wait_line "$T_TMP/ss" 'keepalive=' >/dev/null
 	# The server side of this one connection: its peer port is the client's.
 	lp=$("$KT_PROBE" peek "$KT_PID" "$port" | sed -n 's/^fd=[0-9]* lport=\([0-9]*\) .*/\1/p')
-	kt_ss_wait sport = :"$lp"
+	t_ss_wait sport = :"$lp"
 	secs=$(ss_keepalive_secs sport = :"$lp")
 	if [ "${c%%:*}" = on ]; then
 		kt_in_range filter_ss_included_timer 40 45 "$secs"

@@ -74,18 +74,11 @@ held_secs() {
 	local pid secs=none
 	env LD_PRELOAD="$1" KH_CTOR_PORT="$port" "${cfg[@]}" sleep 30 2>/dev/null &
 	pid=$!
-	for _ in $(seq 50); do
-		ss -Htn state established "dport = :$port" | grep -q . && break
-		sleep 0.1
-	done
+	t_ss_wait "dport = :$port"
 	secs=$(ss_keepalive_secs "dport = :$port")
-	kill "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null
+	t_stop "$pid"
 	# Let the closed connection leave ESTABLISHED before the next one.
-	for _ in $(seq 50); do
-		ss -Htn state established "dport = :$port" | grep -q . || break
-		sleep 0.1
-	done
+	t_ss_wait_gone "dport = :$port"
 	echo "$secs"
 }
 secs=$(held_secs "$ctor_first")

@@ -147,13 +147,9 @@ held_timer() {
 		env -u LD_PRELOAD "$KH" sock --proto 262 --connect 127.0.0.1 "$port" --hold >/dev/null 2>&1 &
 	fi
 	pid=$!
-	for _ in $(seq 50); do
-		ss -Htn state established "dport = :$port" | grep -q . && break
-		sleep 0.1
-	done
+	t_ss_wait "dport = :$port"
 	secs=$(ss_keepalive_secs "dport = :$port")
-	kill "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null
+	t_stop "$pid"
 	echo "$secs"
 }
 if [ "$full" = 1 ]; then

@@ -52,7 +52,7 @@ noshim_server() {
 FIELD=
 cmp_got() {
 	if [ -n "$FIELD" ]; then
-		t_eq "$1" "$2" "$FIELD=$(kv "$FIELD" "$GOT")"
+		t_eq "$1" "$2" "$FIELD=$(t_field "$FIELD" "$GOT")"
 	else
 		t_eq "$1" "$2" "$GOT"
 	fi
@@ -141,7 +141,7 @@ client rules_out_match "keepalive=1 idle=21 interval=8 count=3 user_timeout=0" 1
 # The timer as ss sees it counts down from the rule's idle, not the global 40.
 kt_bg "$T_TMP/ss" "${KT_SHIM[@]}" KAP_CONFIG="$f" "$KT_PROBE" client 127.0.0.1 "$PA" --hold -1
 kt_wait_line "$T_TMP/ss" 'keepalive=' >/dev/null
-kt_ss_wait dport = :"$PA"
+t_ss_wait dport = :"$PA"
 kt_in_range rules_out_match_ss_timer 16 21 "$(ss_keepalive_secs dport = :"$PA")"
 kt_stop "$KT_PID"
 client rules_out_other_port_globals "$G" 127.0.0.1 "$PB" "${KT_SHIM[@]}" KAP_CONFIG="$f"
@@ -412,7 +412,7 @@ for c in "off:none:" "app:40:--set-keepalive 1"; do
 	# shellcheck disable=SC2086 # opt is empty or two words
 	kt_bg "$T_TMP/ss_$n" "${KT_SHIM[@]}" KAP_CONFIG="$f" "$KT_PROBE" client 127.0.0.1 "$PA" --hold -1 $opt
 	kt_wait_line "$T_TMP/ss_$n" 'keepalive=' >/dev/null
-	kt_ss_wait dport = :"$PA"
+	t_ss_wait dport = :"$PA"
 	got=$(ss_keepalive_secs dport = :"$PA")
 	if [ "$want" = none ]; then
 		t_eq "rules_off_${n}_ss_no_timer" none "$got"
@@ -438,7 +438,7 @@ FIELD=keepalive
 accepted rules_in_off_clears_inherited keepalive=0 127.0.0.1 "$PO" "${KT_SHIM[@]}" KAP_CONFIG="$f"
 lst=$("$KT_PROBE" peek "$ACC_PID" "$PO" | grep ' rport=0 ')
 t_contains rules_in_off_listener_had_keepalive " $G" "$lst"
-kt_ss_wait sport = :"$PO"
+t_ss_wait sport = :"$PO"
 t_eq rules_in_off_ss_no_timer none "$(ss_keepalive_secs sport = :"$PO")"
 acc_done
 accepted rules_in_off_clears_inherited_accept4 keepalive=0 127.0.0.1 "$PO" "${KT_SHIM[@]}" \
@@ -446,7 +446,7 @@ accepted rules_in_off_clears_inherited_accept4 keepalive=0 127.0.0.1 "$PO" "${KT
 acc_done
 FIELD=
 accepted rules_in_off_other_listener_on "$G" 127.0.0.1 "$PQ" "${KT_SHIM[@]}" KAP_CONFIG="$f"
-kt_ss_wait sport = :"$PQ"
+t_ss_wait sport = :"$PQ"
 kt_in_range rules_in_off_other_listener_ss_timer 35 40 "$(ss_keepalive_secs sport = :"$PQ")"
 acc_done
 
