@@ -48,10 +48,18 @@ static const char *env_ours[ENV_OURS_MAX];
 static int env_nours, env_secure;
 
 /*
+ * The index keeps only entries that start like the names the parser asks
+ * for (KAP_, KEEP..., DD_...); env_lookup sends any other name to libc.
+ */
+static int may_be_ours(const char *name)
+{
+	return name[0] == 'K' || name[0] == 'D';
+}
+
+/*
  * One pass over the environment instead of one secure_getenv per name: the
- * parser asks for some twenty names.  Every name it asks for starts with
- * 'K' or 'D' (KAP_, KEEP..., DD_...).  Like secure_getenv, a setuid or
- * setgid program sees no environment at all.
+ * parser asks for some twenty names.  Like secure_getenv, a setuid or setgid
+ * program sees no environment at all.
  */
 static void env_index(void)
 {
@@ -60,7 +68,7 @@ static void env_index(void)
 	env_secure = getauxval(AT_SECURE) != 0;
 	env_nours = 0;
 	for (e = environ; e && *e && !env_secure; e++) {
-		if ((*e)[0] != 'K' && (*e)[0] != 'D')
+		if (!may_be_ours(*e))
 			continue;
 		if (env_nours == ENV_OURS_MAX) {
 			env_nours = -1; /* too many to keep: ask libc instead */
@@ -88,7 +96,8 @@ static const char *env_lookup(const char *name)
 
 	if (env_secure)
 		return NULL;
-	if (env_nours < 0)
+	/* Too many entries to keep, or a name the index cannot hold: ask libc. */
+	if (env_nours < 0 || !may_be_ours(name))
 		return secure_getenv(name);
 	for (i = 0; i < env_nours && !v; i++)
 		v = env_value(env_ours[i], name);
